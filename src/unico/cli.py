@@ -1,0 +1,246 @@
+"""The ``unico`` command: thin commands over the services."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from unico.container import Container
+from unico.core.clock import to_iso
+from unico.core.errors import ConfigurationError, UnicoError
+from unico.core.settings import Settings, load_settings
+
+app = typer.Typer(help="Unico: real-time, one-to-one personalization.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Workspaces (tenants) and their keys.", no_args_is_help=True)
+profiles_app = typer.Typer(help="Profiles: read, export, erase.", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(profiles_app, name="profiles")
+app.add_typer(db_app, name="db")
+
+console = Console()
+
+Database = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Store URL (default: UNICO_DATABASE_URL, else sqlite:///.unico/unico.db).",
+        show_default=False,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _settings(database: str | None) -> Settings:
+    try:
+        return load_settings(database_url=database)
+    except ConfigurationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _container(database: str | None) -> Container:
+    container = Container.build(_settings(database))
+    if container.settings.auto_migrate:
+        container.store.upgrade()
+    return container
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@workspace_app.command("create")
+def workspace_create(name: str, database: Database = None, as_json: AsJson = False) -> None:
+    """Create a workspace and print its write key and secret key (shown only once)."""
+    container = _container(database)
+    try:
+        created = container.workspaces.create(name)
+    except UnicoError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    data = {
+        "workspace_id": created.workspace_id,
+        "write_key": created.write_key,
+        "secret_key": created.secret_key,
+    }
+    if as_json:
+        _print_json(data)
+    else:
+        console.print(f"Workspace [bold]{created.name}[/bold] ({created.workspace_id})")
+        console.print(f"  write key:  {created.write_key}   (browser and apps: events only)")
+        console.print(f"  secret key: {created.secret_key}   (admin API: keep it server-side)")
+    container.store.dispose()
+
+
+@workspace_app.command("list")
+def workspace_list(database: Database = None, as_json: AsJson = False) -> None:
+    """List workspaces."""
+    container = _container(database)
+    rows = [
+        {"workspace_id": w.workspace_id, "name": w.name, "created_at": to_iso(w.created_at)}
+        for w in container.workspaces.list()
+    ]
+    container.store.dispose()
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("workspace_id", "name", "created_at")
+    for row in rows:
+        table.add_row(row["workspace_id"], row["name"], row["created_at"])
+    console.print(table)
+
+
+@workspace_app.command("rotate-key")
+def workspace_rotate(
+    workspace_id: str,
+    kind: Annotated[str, typer.Option(help="write or secret")] = "write",
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """Revoke a workspace's keys of one kind and print a new one."""
+    if kind not in ("write", "secret"):
+        console.print("[red]--kind is write or secret[/red]")
+        raise typer.Exit(2)
+    container = _container(database)
+    try:
+        key = container.workspaces.rotate_key(workspace_id, kind)  # type: ignore[arg-type]
+    except UnicoError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        container.store.dispose()
+    if as_json:
+        _print_json({"workspace_id": workspace_id, f"{kind}_key": key})
+    else:
+        console.print(f"new {kind} key: {key}")
+
+
+def _profile_command(action: str, workspace_id: str, ref: str, database: str | None) -> Any:
+    container = _container(database)
+    try:
+        service = container.profiles
+        return getattr(service, action)(workspace_id, ref)
+    except UnicoError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        container.store.dispose()
+
+
+@profiles_app.command("get")
+def profiles_get(workspace_id: str, ref: str, database: Database = None) -> None:
+    """Print one profile (REF: a profile id or kind:value) as JSON."""
+    _print_json(_profile_command("get", workspace_id, ref, database))
+
+
+@profiles_app.command("export")
+def profiles_export(workspace_id: str, ref: str, database: Database = None) -> None:
+    """Print everything held on one person as JSON."""
+    _print_json(_profile_command("export", workspace_id, ref, database))
+
+
+@profiles_app.command("erase")
+def profiles_erase(
+    workspace_id: str,
+    ref: str,
+    database: Database = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+) -> None:
+    """Erase a person and everything derived from them."""
+    if not yes:
+        typer.confirm(f"Erase {ref} for good?", abort=True)
+    _print_json(_profile_command("erase", workspace_id, ref, database))
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: Database = None) -> None:
+    """Apply pending migrations."""
+    container = Container.build(_settings(database))
+    container.store.upgrade()
+    container.store.dispose()
+    console.print("database is up to date")
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int, access_log: bool) -> None:
+    import uvicorn
+
+    if workers > 1:
+        if settings.is_sqlite:
+            console.print("[red]SQLite has one writer: use --workers 1, or PostgreSQL[/red]")
+            raise typer.Exit(2)
+        os.environ["UNICO_DATABASE_URL"] = settings.database_url
+        uvicorn.run(
+            "unico.web.factory:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            log_level="warning",
+        )
+        return
+    from unico.web.app import create_app
+
+    container = Container.build(settings)
+    uvicorn.run(
+        create_app(container), host=host, port=port, access_log=access_log, log_level="warning"
+    )
+
+
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+Port = Annotated[int, typer.Option(help="Port to listen on.")]
+Workers = Annotated[int, typer.Option(help="Worker processes (PostgreSQL only).")]
+AccessLog = Annotated[bool, typer.Option(help="Log every request.")]
+
+
+@app.command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    database: Database = None,
+    workers: Workers = 1,
+    access_log: AccessLog = False,
+) -> None:
+    """Run the API server."""
+    settings = _settings(database)
+    console.print(f"Unico on http://{host}:{port}  (store: {settings.database_url})")
+    _serve(settings, host, port, workers, access_log)
+
+
+@app.command()
+def demo(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    database: Database = None,
+    access_log: AccessLog = False,
+) -> None:
+    """Run the server with a demo workspace, printing fresh keys for it."""
+    from unico.demo import ensure_demo_workspace
+
+    container = _container(database)
+    keys = ensure_demo_workspace(container)
+    container.store.dispose()
+    base = f"http://{host}:{port}"
+    console.print(f"[bold]Unico demo[/bold] on {base}  (store: {container.settings.database_url})")
+    console.print(f"  workspace:  {keys['workspace_id']}")
+    console.print(f"  write key:  {keys['write_key']}")
+    console.print(f"  secret key: {keys['secret_key']}")
+    console.print(
+        f"  try: curl -u {keys['write_key']}: {base}/v1/track -H 'content-type: application/json' \\"
+    )
+    console.print('         -d \'{"userId": "ada", "event": "Product Viewed"}\'')
+    console.print(
+        f"       curl -H 'Authorization: Bearer {keys['secret_key']}' {base}/v1/profiles/user_id:ada"
+    )
+    console.print(f"  API docs: {base}/docs")
+    _serve(container.settings, host, port, 1, access_log)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,74 @@
+"""One error tree: every Unico error knows its HTTP status, a stable code and the field at fault.
+
+The web layer maps them once to ``{"error": {"code", "message", "field"}}``.
+"""
+
+from __future__ import annotations
+
+
+class UnicoError(Exception):
+    """Base of every error Unico reports to a caller."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, dict[str, str | None]]:
+        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+
+
+class InvalidInput(UnicoError):
+    status = 400
+    code = "invalid_input"
+
+
+class InvalidJSON(UnicoError):
+    status = 400
+    code = "invalid_json"
+
+
+class PayloadTooLarge(UnicoError):
+    status = 413
+    code = "payload_too_large"
+
+
+class Unauthorized(UnicoError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(UnicoError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(UnicoError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(UnicoError):
+    status = 409
+    code = "conflict"
+
+
+class UnsupportedMediaType(UnicoError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class Overloaded(UnicoError):
+    """The server cannot take more work now; the caller should retry later."""
+
+    status = 503
+    code = "overloaded"
+
+
+class ConfigurationError(Exception):
+    """Invalid settings: start-up stops with this message."""

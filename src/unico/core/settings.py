@@ -1,0 +1,76 @@
+"""Settings: one model, read once at start-up from ``UNICO_*`` variables, then passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from unico.core.errors import ConfigurationError
+
+DEFAULT_SQLITE_PATH = Path(".unico") / "unico.db"
+
+
+def default_database_url() -> str:
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+class Settings(BaseSettings):
+    """Every knob Unico has. Each is documented in README.md (a test checks)."""
+
+    model_config = SettingsConfigDict(env_prefix="UNICO_", extra="forbid", frozen=True)
+
+    database_url: str = Field(
+        default_factory=default_database_url,
+        description="SQLAlchemy URL of the store: sqlite:///PATH or postgresql+psycopg://…",
+    )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        "NORMAL",
+        description="SQLite WAL sync mode. NORMAL survives a killed process; FULL also power loss.",
+    )
+    auto_migrate: bool = Field(True, description="Apply database migrations at start-up.")
+    max_event_bytes: int = Field(32 * 1024, ge=1024, description="Largest accepted event (JSON).")
+    max_batch_bytes: int = Field(500 * 1024, ge=1024, description="Largest accepted request body.")
+    max_batch_events: int = Field(2500, ge=1, description="Most events in one batch request.")
+    max_depth: int = Field(16, ge=2, le=64, description="Deepest nesting of objects and lists.")
+    max_string_chars: int = Field(8192, ge=64, description="Longest string value in an event.")
+    max_key_chars: int = Field(255, ge=16, description="Longest object key in an event.")
+    ingest_queue_events: int = Field(
+        200_000, ge=1000, description="Events waiting for the writer before requests get 503."
+    )
+    ingest_group_events: int = Field(
+        5000, ge=1, description="Most events the writer commits in one transaction."
+    )
+    ingest_timeout_seconds: float = Field(
+        30.0, gt=0, description="How long a request waits for its commit before 503."
+    )
+    session_gap_minutes: int = Field(30, ge=1, description="Inactivity that starts a new session.")
+    key_cache_seconds: float = Field(
+        30.0, ge=0, description="How long a resolved API key is cached (revocation delay)."
+    )
+    recent_events: int = Field(20, ge=0, le=500, description="Events shown on a profile.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite://", "postgresql")):
+            raise ValueError("database_url must start with sqlite:// or postgresql")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning any invalid value into a clear start-up error."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = [
+            f"  UNICO_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        ]
+        raise ConfigurationError("invalid settings:\n" + "\n".join(lines)) from exc

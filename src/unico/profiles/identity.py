@@ -1,0 +1,108 @@
+"""Identity keys: which (kind, value) pairs an event carries, normalized.
+
+Kinds: ``anonymous_id``, ``user_id``, ``email`` (lower-cased, trimmed) with its
+``email_sha256``, ``phone`` (digits and a leading +), ``loyalty_id`` and any
+``context.externalIds`` type.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from unico.core.event import Event
+
+IdentityKey = tuple[str, str]
+
+KINDS_UNIQUE_PER_PROFILE = frozenset({"user_id"})
+_KIND_RE = re.compile(r"[^a-z0-9_]+")
+_PHONE_RE = re.compile(r"[^\d+]")
+MAX_VALUE_CHARS = 512
+
+
+def normalize_email(value: str) -> str | None:
+    """``' Ada@Example.COM '`` -> ``'ada@example.com'``; None when it is not an address."""
+    email = value.strip().lower()
+    if "@" not in email or len(email) > MAX_VALUE_CHARS or any(c.isspace() for c in email):
+        return None
+    return email
+
+
+def normalize_phone(value: str) -> str | None:
+    """Keep digits and a leading +: ``'+39 333-12 34'`` -> ``'+393331234'``."""
+    raw = value.strip()
+    digits = _PHONE_RE.sub("", raw)
+    plus = digits.startswith("+")
+    digits = digits.replace("+", "")
+    if len(digits) < 5 or len(digits) > 20:
+        return None
+    return ("+" if plus else "") + digits
+
+
+def sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def parse_kind_value(text: str) -> IdentityKey | None:
+    """``'email:A@b.it'`` -> ``('email', 'a@b.it')``; None when ``text`` has no kind."""
+    kind, sep, value = text.partition(":")
+    if not sep or not kind or not value:
+        return None
+    kind = kind.strip().lower()
+    if kind == "email":
+        email = normalize_email(value)
+        return ("email", email) if email else None
+    if kind == "phone":
+        phone = normalize_phone(value)
+        return ("phone", phone) if phone else None
+    return (kind, value)
+
+
+def _trait(traits: dict[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = traits.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return None
+
+
+def event_keys(event: Event) -> list[IdentityKey]:
+    """Every identity key the event carries, in a stable order, without duplicates."""
+    keys: list[IdentityKey] = []
+    if event.user_id:
+        keys.append(("user_id", event.user_id))
+    if event.anonymous_id:
+        keys.append(("anonymous_id", event.anonymous_id))
+    traits = event.traits
+    if traits:
+        email = _trait(traits, "email")
+        email = normalize_email(email) if email else None
+        if email:
+            keys.append(("email", email))
+            keys.append(("email_sha256", sha256(email)))
+        phone = _trait(traits, "phone")
+        phone = normalize_phone(phone) if phone else None
+        if phone:
+            keys.append(("phone", phone))
+        loyalty = _trait(traits, "loyaltyId", "loyalty_id")
+        if loyalty:
+            keys.append(("loyalty_id", loyalty[:MAX_VALUE_CHARS]))
+    external = event.context.get("externalIds")
+    if isinstance(external, list):
+        for item in external[:20]:
+            if not isinstance(item, dict):
+                continue
+            kind = _KIND_RE.sub("_", str(item.get("type", "")).lower()).strip("_")[:64]
+            value = item.get("id")
+            if kind and isinstance(value, str | int) and str(value).strip():
+                if kind in ("user_id", "anonymous_id"):
+                    continue  # only the message's own fields set these
+                keys.append((kind, str(value).strip()[:MAX_VALUE_CHARS]))
+    seen: set[IdentityKey] = set()
+    return [k for k in keys if not (k in seen or seen.add(k))]  # type: ignore[func-returns-value]
+
+
+def suppression_hash(workspace_id: str, key: IdentityKey) -> str:
+    """What an erased identity leaves behind: a salted hash that cannot be read back."""
+    return sha256(f"{workspace_id}\x1f{key[0]}\x1f{key[1]}")

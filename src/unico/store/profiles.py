@@ -1,0 +1,376 @@
+"""`ProfileStore` on SQLAlchemy Core, for SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, select, tuple_, update
+
+from unico.core.types import EpochMs
+from unico.profiles.identity import IdentityKey, parse_kind_value, suppression_hash
+from unico.profiles.store import ProfileChanges, ProfileState
+from unico.store.engine import Store
+from unico.store.schema import consent_log, identity, profile, profile_merge, suppression
+
+T = TypeVar("T")
+#: Rows per IN list: well under SQLite's bound-parameter limit.
+CHUNK = 400
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _state(row: Row[Any]) -> ProfileState:
+    return ProfileState(
+        profile_id=row.profile_id,
+        traits=row.traits,
+        trait_times=row.trait_times,
+        computed=row.computed,
+        soft=row.soft,
+        consent=row.consent,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        merged_into=row.merged_into,
+    )
+
+
+def _values(state: ProfileState) -> dict[str, Any]:
+    return {
+        "traits": state.traits,
+        "trait_times": state.trait_times,
+        "computed": state.computed,
+        "soft": state.soft,
+        "consent": state.consent,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "first_seen": state.first_seen,
+        "last_seen": state.last_seen,
+        "merged_into": state.merged_into,
+    }
+
+
+def _lock_id(workspace_id: str, key: IdentityKey) -> int:
+    digest = hashlib.blake2b(f"{workspace_id}\x1f{key[0]}\x1f{key[1]}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
+
+
+class SqlProfileStore:
+    """Profiles, identities, merges, consent history and suppressions in SQL tables."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- used by the updater, inside the ingest transaction ---------------------------------
+
+    def lock_keys(self, conn: Connection, workspace_id: str, keys: Iterable[IdentityKey]) -> None:
+        if self.store.is_sqlite:
+            return  # one writer: BEGIN IMMEDIATE already serializes
+        ids = sorted({_lock_id(workspace_id, k) for k in keys})
+        if ids:
+            # Sorted, in one statement: concurrent workers take locks in the same order.
+            conn.exec_driver_sql(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%(ids)s::bigint[]) AS t(k)",
+                {"ids": ids},
+            )
+
+    def find_identities(
+        self, conn: Connection, workspace_id: str, keys: Iterable[IdentityKey]
+    ) -> dict[IdentityKey, str]:
+        found: dict[IdentityKey, str] = {}
+        for part in chunks(sorted(set(keys))):
+            rows = conn.execute(
+                select(identity.c.kind, identity.c.value, identity.c.profile_id).where(
+                    identity.c.workspace_id == workspace_id,
+                    tuple_(identity.c.kind, identity.c.value).in_(part),
+                )
+            )
+            found.update(((r.kind, r.value), r.profile_id) for r in rows)
+        return found
+
+    def load_profiles(
+        self, conn: Connection, workspace_id: str, profile_ids: Iterable[str], *, lock: bool
+    ) -> dict[str, ProfileState]:
+        out: dict[str, ProfileState] = {}
+        for part in chunks(sorted(set(profile_ids))):
+            query = select(profile).where(
+                profile.c.workspace_id == workspace_id, profile.c.profile_id.in_(part)
+            )
+            if lock and not self.store.is_sqlite:
+                query = query.with_for_update()
+            out.update((r.profile_id, _state(r)) for r in conn.execute(query))
+        return out
+
+    def user_ids(
+        self, conn: Connection, workspace_id: str, profile_ids: Iterable[str]
+    ) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for part in chunks(sorted(set(profile_ids))):
+            rows = conn.execute(
+                select(identity.c.profile_id, identity.c.value).where(
+                    identity.c.workspace_id == workspace_id,
+                    identity.c.kind == "user_id",
+                    identity.c.profile_id.in_(part),
+                )
+            )
+            for r in rows:
+                out.setdefault(r.profile_id, set()).add(r.value)
+        return out
+
+    def suppressed(self, conn: Connection, workspace_id: str, hashes: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        for part in chunks(sorted(set(hashes))):
+            rows = conn.execute(
+                select(suppression.c.hash).where(
+                    suppression.c.workspace_id == workspace_id, suppression.c.hash.in_(part)
+                )
+            )
+            out.update(r.hash for r in rows)
+        return out
+
+    def write(self, conn: Connection, workspace_id: str, changes: ProfileChanges) -> None:
+        new = [s for s in changes.profiles.values() if s.is_new]
+        old = [s for s in changes.profiles.values() if not s.is_new]
+        if new:
+            conn.execute(
+                profile.insert(),
+                [
+                    {"workspace_id": workspace_id, "profile_id": s.profile_id, **_values(s)}
+                    for s in new
+                ],
+            )
+        if old:
+            conn.execute(
+                update(profile)
+                .where(
+                    profile.c.workspace_id == workspace_id,
+                    profile.c.profile_id == bindparam("pid"),
+                )
+                .values({k: bindparam(k) for k in _values(old[0])}),
+                [{"pid": s.profile_id, **_values(s)} for s in old],
+            )
+        for state in new:
+            state.is_new = False
+        for merge in changes.merges:
+            ws = profile.c.workspace_id == workspace_id
+            conn.execute(
+                update(identity)
+                .where(identity.c.workspace_id == workspace_id)
+                .where(identity.c.profile_id == merge.from_profile)
+                .values(profile_id=merge.into_profile)
+            )
+            conn.execute(
+                update(profile)
+                .where(ws, profile.c.merged_into == merge.from_profile)
+                .values(merged_into=merge.into_profile)
+            )
+        if changes.merges:
+            conn.execute(
+                profile_merge.insert(),
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "from_profile": m.from_profile,
+                        "into_profile": m.into_profile,
+                        "at": m.at,
+                        "reason": m.reason,
+                        "message_id": m.message_id,
+                    }
+                    for m in changes.merges
+                ],
+            )
+        if changes.identities:
+            now = max((s.updated_at for s in changes.profiles.values()), default=0)
+            stmt = self.store.insert(identity)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["workspace_id", "kind", "value"],
+                set_={"profile_id": stmt.excluded.profile_id},
+            )
+            conn.execute(
+                stmt,
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "kind": k[0],
+                        "value": k[1],
+                        "profile_id": pid,
+                        "created_at": now,
+                    }
+                    for k, pid in changes.identities.items()
+                ],
+            )
+        if changes.consent:
+            conn.execute(
+                consent_log.insert(),
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "profile_id": c.profile_id,
+                        "purpose": c.purpose,
+                        "granted": c.granted,
+                        "at": c.at,
+                        "source": c.source,
+                        "message_id": c.message_id,
+                    }
+                    for c in changes.consent
+                ],
+            )
+        changes.profiles.clear()
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def resolve(self, conn: Connection, workspace_id: str, ref: str) -> str | None:
+        key = parse_kind_value(ref)
+        if key is not None:
+            pid = conn.execute(
+                select(identity.c.profile_id).where(
+                    identity.c.workspace_id == workspace_id,
+                    identity.c.kind == key[0],
+                    identity.c.value == key[1],
+                )
+            ).scalar()
+        else:
+            pid = ref
+        if pid is None:
+            return None
+        row = conn.execute(
+            select(profile.c.profile_id, profile.c.merged_into).where(
+                profile.c.workspace_id == workspace_id, profile.c.profile_id == pid
+            )
+        ).first()
+        if row is None:
+            return None
+        return str(row.merged_into or row.profile_id)
+
+    def get(self, conn: Connection, workspace_id: str, profile_id: str) -> ProfileState | None:
+        return self.load_profiles(conn, workspace_id, [profile_id], lock=False).get(profile_id)
+
+    def identities_of(
+        self, conn: Connection, workspace_id: str, profile_id: str
+    ) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            select(identity.c.kind, identity.c.value, identity.c.created_at)
+            .where(identity.c.workspace_id == workspace_id, identity.c.profile_id == profile_id)
+            .order_by(identity.c.kind, identity.c.value)
+        )
+        return [{"kind": r.kind, "value": r.value, "created_at": r.created_at} for r in rows]
+
+    def merged_from(self, conn: Connection, workspace_id: str, profile_id: str) -> list[str]:
+        rows = conn.execute(
+            select(profile.c.profile_id)
+            .where(profile.c.workspace_id == workspace_id, profile.c.merged_into == profile_id)
+            .order_by(profile.c.profile_id)
+        )
+        return [r.profile_id for r in rows]
+
+    def history(self, conn: Connection, workspace_id: str, profile_id: str) -> dict[str, Any]:
+        ids = [profile_id, *self.merged_from(conn, workspace_id, profile_id)]
+        consent_rows = conn.execute(
+            select(consent_log)
+            .where(consent_log.c.workspace_id == workspace_id, consent_log.c.profile_id.in_(ids))
+            .order_by(consent_log.c.at, consent_log.c.id)
+        )
+        merge_rows = conn.execute(
+            select(profile_merge)
+            .where(
+                profile_merge.c.workspace_id == workspace_id,
+                profile_merge.c.into_profile.in_(ids),
+            )
+            .order_by(profile_merge.c.at, profile_merge.c.id)
+        )
+        return {
+            "consent": [
+                {
+                    "purpose": r.purpose,
+                    "granted": r.granted,
+                    "at": r.at,
+                    "source": r.source,
+                    "message_id": r.message_id,
+                }
+                for r in consent_rows
+            ],
+            "merges": [
+                {
+                    "from_profile": r.from_profile,
+                    "into_profile": r.into_profile,
+                    "at": r.at,
+                    "reason": r.reason,
+                    "message_id": r.message_id,
+                }
+                for r in merge_rows
+            ],
+        }
+
+    def list_profiles(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        *,
+        limit: int,
+        after: str | None,
+        traits: Mapping[str, str],
+        seen_since: EpochMs | None,
+        seen_before: EpochMs | None,
+    ) -> list[ProfileState]:
+        conditions = [profile.c.workspace_id == workspace_id, profile.c.merged_into.is_(None)]
+        if after:
+            conditions.append(profile.c.profile_id > after)
+        for name, value in traits.items():
+            conditions.append(profile.c.traits[name].as_string() == value)
+        if seen_since is not None:
+            conditions.append(profile.c.last_seen >= seen_since)
+        if seen_before is not None:
+            conditions.append(profile.c.last_seen < seen_before)
+        rows = conn.execute(
+            select(profile).where(and_(*conditions)).order_by(profile.c.profile_id).limit(limit)
+        )
+        return [_state(r) for r in rows]
+
+    def count(self, conn: Connection, workspace_id: str) -> int:
+        return int(
+            conn.execute(
+                select(func.count()).where(
+                    profile.c.workspace_id == workspace_id, profile.c.merged_into.is_(None)
+                )
+            ).scalar_one()
+        )
+
+    def erase(
+        self, conn: Connection, workspace_id: str, profile_ids: list[str], now: EpochMs
+    ) -> dict[str, int]:
+        keys = conn.execute(
+            select(identity.c.kind, identity.c.value).where(
+                identity.c.workspace_id == workspace_id, identity.c.profile_id.in_(profile_ids)
+            )
+        ).all()
+        if keys:
+            stmt = self.store.insert(suppression).on_conflict_do_nothing()
+            conn.execute(
+                stmt,
+                [
+                    {
+                        "workspace_id": workspace_id,
+                        "hash": suppression_hash(workspace_id, (k.kind, k.value)),
+                        "created_at": now,
+                    }
+                    for k in keys
+                ],
+            )
+        counts = {}
+        for name, table, column in (
+            ("identities", identity, identity.c.profile_id),
+            ("consent_changes", consent_log, consent_log.c.profile_id),
+            ("merges", profile_merge, profile_merge.c.into_profile),
+            ("profiles", profile, profile.c.profile_id),
+        ):
+            result = conn.execute(
+                delete(table).where(table.c.workspace_id == workspace_id, column.in_(profile_ids))
+            )
+            counts[name] = result.rowcount
+        counts["suppressions"] = len(keys)
+        return counts

@@ -1,0 +1,282 @@
+"""The tracking API, compatible with Segment's HTTP Tracking API, and ``/v1/consent``.
+
+Handlers are ``async`` and take the raw request: the body is read within its size
+limit, parsed once with orjson, validated by hand (so one bad event in a batch is
+dead-lettered rather than failing the batch) and handed to the ingest writer. The
+answer comes after the commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from unico.collect.models import (
+    TYPE_MODELS,
+    BatchRequest,
+    ConsentRequest,
+    ErrorResponse,
+    IngestResponse,
+)
+from unico.collect.pipeline import Receipt, Submission
+from unico.collect.store import DeadLetter
+from unico.collect.validation import parse_time, validate_event
+from unico.container import Container
+from unico.core.errors import InvalidInput, UnicoError
+from unico.core.event import Event
+from unico.core.ids import new_id
+from unico.profiles.consent import PURPOSES
+from unico.web.auth import write_principal
+from unico.web.body import read_json
+
+router = APIRouter(tags=["collect"])
+
+MAX_REPORTED_ERRORS = 50
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in (
+        (400, "Invalid JSON or event"),
+        (401, "Missing or unknown write key"),
+        (403, "A secret key was sent"),
+        (413, "Body over the limit"),
+        (503, "Overloaded; retry"),
+    )
+}
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
+        }
+    }
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+def _dead_letter(raw: Any, error: UnicoError) -> DeadLetter:
+    payload = orjson.dumps(raw, default=str).decode() if raw is not None else ""
+    anon = raw.get("anonymousId") if isinstance(raw, dict) else None
+    user = raw.get("userId") if isinstance(raw, dict) else None
+    return DeadLetter(
+        code=error.code,
+        reason=error.message,
+        field=error.field,
+        payload=payload[:65536],
+        anonymous_id=anon if isinstance(anon, str) else None,
+        user_id=user if isinstance(user, str) else None,
+    )
+
+
+def _ingest_body(receipt: Receipt, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "success": True,
+        "accepted": receipt.accepted,
+        "rejected": receipt.rejected,
+        "duplicates": receipt.duplicates,
+        "errors": errors[:MAX_REPORTED_ERRORS],
+    }
+
+
+async def _submit(
+    request: Request, workspace_id: str, events: list[Event], letters: list[DeadLetter]
+) -> Receipt:
+    container = _container(request)
+    defaults = container.workspaces.get(workspace_id).settings.consent_defaults
+    return await container.ingestor.submit(Submission(workspace_id, defaults, events, letters))
+
+
+async def _single(request: Request, kind: str) -> Response:
+    container = _container(request)
+    raw = await read_json(request, container.settings.max_batch_bytes)
+    body_key = raw.get("writeKey") if isinstance(raw, dict) else None
+    principal = write_principal(request, container.workspaces, body_key)
+    now = container.clock.now_ms()
+    try:
+        event = validate_event(
+            raw,
+            received_at=now,
+            limits=container.limits,
+            message_id=new_id("m_", now),
+            type_hint=kind,
+            gpc=request.headers.get("sec-gpc") == "1",
+        )
+    except UnicoError as exc:
+        await _submit(request, principal.workspace_id, [], [_dead_letter(raw, exc)])
+        raise
+    receipt = await _submit(request, principal.workspace_id, [event], [])
+    return _json(_ingest_body(receipt, []))
+
+
+def _single_route(kind: str) -> None:
+    async def endpoint(request: Request) -> Response:
+        return await _single(request, kind)
+
+    endpoint.__name__ = kind
+    router.add_api_route(
+        f"/v1/{kind}",
+        endpoint,
+        methods=["POST"],
+        summary=f"Send one {kind} message",
+        response_model=IngestResponse,
+        responses=_ERRORS,
+        openapi_extra=_body_schema(TYPE_MODELS[kind]),
+    )
+
+
+for _kind in TYPE_MODELS:
+    _single_route(_kind)
+
+
+@router.post(
+    "/v1/batch",
+    summary="Send many messages at once",
+    response_model=IngestResponse,
+    responses=_ERRORS,
+    openapi_extra=_body_schema(BatchRequest),
+)
+async def batch(request: Request) -> Response:
+    """Each valid message is stored; each invalid one is dead-lettered with its reason.
+    A 200 means every accepted message is committed."""
+    container = _container(request)
+    raw = await read_json(request, container.settings.max_batch_bytes)
+    if not isinstance(raw, dict):
+        raise InvalidInput("the body must be an object with a batch list", field="body")
+    principal = write_principal(request, container.workspaces, raw.get("writeKey"))
+    items = raw.get("batch")
+    if not isinstance(items, list):
+        raise InvalidInput("batch must be a list of messages", field="batch")
+    if len(items) > container.settings.max_batch_events:
+        raise InvalidInput(
+            f"batch has {len(items)} messages; the limit is {container.settings.max_batch_events}",
+            field="batch",
+        )
+    top_context = raw.get("context") if isinstance(raw.get("context"), dict) else None
+    top_integrations = (
+        raw.get("integrations") if isinstance(raw.get("integrations"), dict) else None
+    )
+    now = container.clock.now_ms()
+    gpc = request.headers.get("sec-gpc") == "1"
+    sent_at = _batch_sent_at(raw)
+    events: list[Event] = []
+    letters: list[DeadLetter] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        if isinstance(item, dict) and (top_context or top_integrations):
+            item = _with_defaults(item, top_context, top_integrations)
+        try:
+            events.append(
+                validate_event(
+                    item,
+                    received_at=now,
+                    limits=container.limits,
+                    message_id=new_id("m_", now),
+                    sent_at=sent_at,
+                    prefix=f"batch[{index}].",
+                    gpc=gpc,
+                )
+            )
+        except UnicoError as exc:
+            letters.append(_dead_letter(item, exc))
+            errors.append(
+                {"index": index, "code": exc.code, "message": exc.message, "field": exc.field}
+            )
+    receipt = await _submit(request, principal.workspace_id, events, letters)
+    body = _ingest_body(receipt, errors)
+    if errors and not events:
+        first = errors[0]
+        body["success"] = False
+        body["error"] = {
+            "code": first["code"],
+            "message": first["message"],
+            "field": first["field"],
+        }
+        return _json(body, 400)
+    return _json(body)
+
+
+def _batch_sent_at(raw: dict[str, Any]) -> int | None:
+    return parse_time(raw, "sentAt", "")
+
+
+def _with_defaults(
+    item: dict[str, Any], context: dict[str, Any] | None, integrations: dict[str, Any] | None
+) -> dict[str, Any]:
+    merged = dict(item)
+    if context:
+        own = item.get("context")
+        merged["context"] = {**context, **own} if isinstance(own, dict) else context
+    if integrations:
+        own = item.get("integrations")
+        merged["integrations"] = {**integrations, **own} if isinstance(own, dict) else integrations
+    return merged
+
+
+@router.post(
+    "/v1/consent",
+    summary="Record a person's consent per purpose",
+    responses=_ERRORS,
+    openapi_extra=_body_schema(ConsentRequest),
+)
+async def consent(request: Request) -> Response:
+    """``{"userId" or "anonymousId", "purposes": {"marketing": false, ...}}``. Answers with the
+    person's consent after the change."""
+    container = _container(request)
+    raw = await read_json(request, container.settings.max_event_bytes)
+    if not isinstance(raw, dict):
+        raise InvalidInput("the body must be a JSON object", field="body")
+    principal = write_principal(request, container.workspaces, raw.get("writeKey"))
+    unknown = set(raw) - set(ConsentRequest.model_fields)
+    if unknown:
+        raise InvalidInput(f"unknown field {sorted(unknown)[0]!r}", field=sorted(unknown)[0])
+    purposes = raw.get("purposes")
+    if not isinstance(purposes, dict) or not purposes:
+        raise InvalidInput(
+            f"purposes must map any of {', '.join(PURPOSES)} to true/false", field="purposes"
+        )
+    message = {
+        "type": "track",
+        "event": "Consent Updated",
+        "properties": {"purposes": purposes},
+        **{
+            k: raw[k]
+            for k in ("userId", "anonymousId", "timestamp", "messageId", "context")
+            if k in raw
+        },
+    }
+    now = container.clock.now_ms()
+    event = validate_event(
+        message,
+        received_at=now,
+        limits=container.limits,
+        message_id=new_id("m_", now),
+        gpc=request.headers.get("sec-gpc") == "1",
+    )
+    event.source = "api"
+    receipt = await _submit(request, principal.workspace_id, [event], [])
+    ref = f"user_id:{event.user_id}" if event.user_id else f"anonymous_id:{event.anonymous_id}"
+    state = await run_in_threadpool(container.profiles.consent, principal.workspace_id, ref)
+    return _json(
+        {
+            "success": True,
+            "accepted": receipt.accepted,
+            "duplicates": receipt.duplicates,
+            "consent": state,
+        }
+    )
