@@ -34,7 +34,11 @@ class Container:
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Container:
         clock = clock or SystemClock()
-        store = Store(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+        store = Store(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.pool_size,
+        )
         workspaces = WorkspaceService(store, clock, cache_seconds=settings.key_cache_seconds)
         profile_store = SqlProfileStore(store)
         event_store = SqlEventStore(store)

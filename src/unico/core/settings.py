@@ -30,6 +30,7 @@ class Settings(BaseSettings):
         "NORMAL",
         description="SQLite WAL sync mode. NORMAL survives a killed process; FULL also power loss.",
     )
+    pool_size: int = Field(8, ge=1, le=200, description="Database connections per process.")
     auto_migrate: bool = Field(True, description="Apply database migrations at start-up.")
     max_event_bytes: int = Field(32 * 1024, ge=1024, description="Largest accepted event (JSON).")
     max_batch_bytes: int = Field(500 * 1024, ge=1024, description="Largest accepted request body.")

@@ -7,7 +7,6 @@ only writer and opens its transactions with ``BEGIN IMMEDIATE`` (see
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +25,7 @@ def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def build_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+def build_engine(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8) -> Engine:
     """An engine for ``url`` with the pragmas and JSON codec Unico relies on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -45,7 +44,7 @@ def build_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
         url,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
-        pool_size=int(os.environ.get("UNICO_POOL_SIZE", "8")),
+        pool_size=pool_size,
         pool_pre_ping=True,
     )
 
@@ -79,9 +78,9 @@ class Store:
     0
     """
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL") -> None:
+    def __init__(self, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8) -> None:
         self.url = url
-        self.engine = build_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self.engine = build_engine(url, sqlite_synchronous=sqlite_synchronous, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
 
     @contextmanager
@@ -98,7 +97,7 @@ class Store:
             with conn.begin():
                 yield conn
 
-    def insert(self, table: Table) -> Insert:
+    def insert(self, table: Table) -> sqlite.Insert | postgresql.Insert:
         """A dialect INSERT, which has ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
         if self.is_sqlite:
             return sqlite.insert(table)
