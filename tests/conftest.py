@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
@@ -71,7 +70,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+def database_url(
+    backend: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
     """The session's database for this backend, migrated once. Tests share it and isolate by
     workspace (no query crosses workspaces, which the tests thereby also exercise)."""
     cache: dict[str, str] = request.getfixturevalue("migrated_urls")
@@ -126,13 +127,13 @@ class Workspace:
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.created.secret_key}"}
 
-    def send(self, kind: str, body: object, **kwargs: Any) -> httpx.Response:
+    def send(self, kind: str, body: object, **kwargs: Any) -> httpx2.Response:
         """POST to ``/v1/{kind}`` with the write key as Basic user, as Segment clients do."""
         return self.client.post(
             f"/v1/{kind}", json=body, auth=(self.created.write_key, ""), **kwargs
         )
 
-    def profile(self, ref: str) -> httpx.Response:
+    def profile(self, ref: str) -> httpx2.Response:
         return self.client.get(f"/v1/profiles/{ref}", headers=self.admin)
 
 

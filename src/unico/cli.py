@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
 
 from unico.container import Container
 from unico.core.clock import to_iso
@@ -47,8 +49,19 @@ def _settings(database: str | None) -> Settings:
 def _container(database: str | None) -> Container:
     container = Container.build(_settings(database))
     if container.settings.auto_migrate:
-        container.store.upgrade()
+        try:
+            container.store.upgrade()
+        except OperationalError as exc:
+            container.store.dispose()
+            url = _shown_url(container.settings.database_url)
+            console.print(f"[red]cannot open the store at {url}: {exc.orig}[/red]")
+            raise typer.Exit(2) from None
     return container
+
+
+def _shown_url(url: str) -> str:
+    """The store URL as it may be printed: never with its password."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _print_json(data: Any) -> None:
@@ -64,6 +77,8 @@ def workspace_create(name: str, database: Database = None, as_json: AsJson = Fal
     except UnicoError as exc:
         console.print(f"[red]{exc.message}[/red]")
         raise typer.Exit(2) from None
+    finally:
+        container.store.dispose()
     data = {
         "workspace_id": created.workspace_id,
         "write_key": created.write_key,
@@ -75,7 +90,6 @@ def workspace_create(name: str, database: Database = None, as_json: AsJson = Fal
         console.print(f"Workspace [bold]{created.name}[/bold] ({created.workspace_id})")
         console.print(f"  write key:  {created.write_key}   (browser and apps: events only)")
         console.print(f"  secret key: {created.secret_key}   (admin API: keep it server-side)")
-    container.store.dispose()
 
 
 @workspace_app.command("list")
@@ -209,7 +223,7 @@ def serve(
 ) -> None:
     """Run the API server."""
     settings = _settings(database)
-    console.print(f"Unico on http://{host}:{port}  (store: {settings.database_url})")
+    console.print(f"Unico on http://{host}:{port}  (store: {_shown_url(settings.database_url)})")
     _serve(settings, host, port, workers, access_log)
 
 
@@ -227,17 +241,16 @@ def demo(
     keys = ensure_demo_workspace(container)
     container.store.dispose()
     base = f"http://{host}:{port}"
-    console.print(f"[bold]Unico demo[/bold] on {base}  (store: {container.settings.database_url})")
+    store = _shown_url(container.settings.database_url)
+    console.print(f"[bold]Unico demo[/bold] on {base}  (store: {store})")
     console.print(f"  workspace:  {keys['workspace_id']}")
     console.print(f"  write key:  {keys['write_key']}")
     console.print(f"  secret key: {keys['secret_key']}")
-    console.print(
-        f"  try: curl -u {keys['write_key']}: {base}/v1/track -H 'content-type: application/json' \\"
-    )
+    json_header = "-H 'content-type: application/json'"
+    console.print(f"  try: curl -u {keys['write_key']}: {base}/v1/track {json_header} \\")
     console.print('         -d \'{"userId": "ada", "event": "Product Viewed"}\'')
-    console.print(
-        f"       curl -H 'Authorization: Bearer {keys['secret_key']}' {base}/v1/profiles/user_id:ada"
-    )
+    bearer = f"-H 'Authorization: Bearer {keys['secret_key']}'"
+    console.print(f"       curl {bearer} {base}/v1/profiles/user_id:ada")
     console.print(f"  API docs: {base}/docs")
     _serve(container.settings, host, port, 1, access_log)
 

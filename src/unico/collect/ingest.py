@@ -9,7 +9,13 @@ queues up, so the commit cost is shared by however many requests are waiting
 
 A group that fails is retried one submission at a time, and a submission that
 fails alone is retried one event at a time; an event that still fails goes to
-the dead-letter table with the database's reason. Nothing accepted is lost.
+the dead-letter table with the database's reason. Nothing accepted is lost, and
+one submission's failure is reported to that submission alone.
+
+A request that stops waiting (its timeout passed: it answered 503) cancels its
+submission if the writer has not taken it yet; once taken, a submission is
+always committed, so a client that retries after a 503 must reuse its
+``messageId`` (Segment clients do) to avoid a duplicate.
 """
 
 from __future__ import annotations
@@ -108,6 +114,16 @@ class Ingestor:
             self._thread.join()
             self._thread = None
 
+    @property
+    def queued_events(self) -> int:
+        """Events waiting for the writer (not counting the group being committed)."""
+        return self._queued_events
+
+    @property
+    def running(self) -> bool:
+        """Whether the writer thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     # -- submitting --------------------------------------------------------------------------
 
     def _enqueue(self, submission: Submission) -> Future[Receipt]:
@@ -138,31 +154,37 @@ class Ingestor:
 
     def _take(self) -> list[tuple[Submission, Future[Receipt]]] | None:
         with self._cond:
-            while not self._queue:
-                if self._stopping:
-                    return None
-                self._cond.wait(timeout=0.5)
-            group = []
-            events = 0
-            while self._queue and (not group or events < self.group_events):
-                item = self._queue.popleft()
-                size = max(1, len(item[0].events))
-                events += size
-                self._queued_events -= size
-                group.append(item)
-            return group
+            while True:
+                while not self._queue:
+                    if self._stopping:
+                        return None
+                    self._cond.wait(timeout=0.5)
+                group: list[tuple[Submission, Future[Receipt]]] = []
+                events = 0
+                while self._queue and (not group or events < self.group_events):
+                    item = self._queue.popleft()
+                    size = max(1, len(item[0].events))
+                    self._queued_events -= size
+                    # False when the request gave up waiting (and answered 503): skip it.
+                    # True makes the future uncancellable, so its result can always be set.
+                    if item[1].set_running_or_notify_cancel():
+                        events += size
+                        group.append(item)
+                if group:
+                    return group
 
     def _run(self) -> None:
         while (group := self._take()) is not None:
             try:
-                receipts = self._commit_group([s for s, _ in group])
+                outcomes = self._commit_group([s for s, _ in group])
             except BaseException as exc:  # the writer must survive anything
                 log.exception("ingest group failed")
-                for _, future in group:
-                    future.set_exception(exc)
-                continue
-            for (_, future), receipt in zip(group, receipts, strict=True):
-                future.set_result(receipt)
+                outcomes = [exc] * len(group)
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
     def _transaction(self, submissions: list[Submission]) -> list[Receipt]:
         for attempt in range(RETRIES):
@@ -177,16 +199,21 @@ class Ingestor:
                 time.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    def _commit_group(self, submissions: list[Submission]) -> list[Receipt]:
+    def _commit_group(self, submissions: list[Submission]) -> list[Receipt | BaseException]:
+        """One outcome per submission: its receipt, or the error that stopped it alone."""
         try:
-            return self._transaction(submissions)
+            return list(self._transaction(submissions))
         except Exception:
-            if len(submissions) == 1 and len(submissions[0].events) <= 1:
-                return [self._dead_letter_all(submissions[0])]
             log.warning("group of %d failed; retrying piece by piece", len(submissions))
         if len(submissions) > 1:
             return [self._commit_group([s])[0] for s in submissions]
-        return [self._commit_events_one_by_one(submissions[0])]
+        try:
+            if len(submissions[0].events) <= 1:
+                return [self._dead_letter_all(submissions[0])]
+            return [self._commit_events_one_by_one(submissions[0])]
+        except Exception as exc:
+            log.exception("a submission could not be stored")
+            return [exc]
 
     def _commit_events_one_by_one(self, submission: Submission) -> Receipt:
         total = Receipt(rejected=len(submission.dead_letters))
@@ -195,7 +222,7 @@ class Ingestor:
         for event in submission.events:
             single = replace(submission, events=[event], dead_letters=[])
             try:
-                receipt = self._transaction([single])
+                [receipt] = self._transaction([single])
             except Exception:
                 receipt = self._dead_letter_all(single)
             for field in ("accepted", "duplicates", "rejected", "suppressed", "anonymous"):

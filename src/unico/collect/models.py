@@ -4,19 +4,22 @@ shapes and also bounds sizes, depth and strings."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from unico.profiles.consent import PURPOSES
 
+#: Ids may be strings or integers (Segment clients send numeric user ids as they are).
+Id = Annotated[str, Field(max_length=255)] | int
+
 
 class _Common(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    anonymousId: str | None = Field(None, max_length=255, description="Either this or userId.")
-    userId: str | None = Field(None, max_length=255, description="Either this or anonymousId.")
-    messageId: str | None = Field(None, max_length=255, description="De-duplication key.")
+    anonymousId: Id | None = Field(None, description="Either this or userId.")
+    userId: Id | None = Field(None, description="Either this or anonymousId.")
+    messageId: Id | None = Field(None, description="De-duplication key.")
     timestamp: str | None = Field(None, description="ISO 8601 time of the event.")
     sentAt: str | None = Field(None, description="ISO 8601 time the client sent it (skew fix).")
     context: dict[str, Any] | None = None
@@ -34,7 +37,7 @@ class IdentifyMessage(_Common):
 
 
 class PageMessage(_Common):
-    name: str | None = Field(None, max_length=255)
+    name: str | None = Field(None, description="Kept up to 255 characters.")
     properties: dict[str, Any] | None = None
 
 
@@ -43,13 +46,13 @@ class ScreenMessage(PageMessage):
 
 
 class GroupMessage(_Common):
-    groupId: str = Field(..., min_length=1, max_length=255)
+    groupId: Id
     traits: dict[str, Any] | None = None
 
 
 class AliasMessage(_Common):
-    previousId: str = Field(..., min_length=1, max_length=255)
-    userId: str | None = Field(..., max_length=255)
+    previousId: Id
+    userId: Id | None = Field(..., description="The id the previous one becomes.")
 
 
 class BatchItem(_Common):
@@ -69,11 +72,11 @@ class BatchRequest(BaseModel):
 class ConsentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    userId: str | None = Field(None, max_length=255)
-    anonymousId: str | None = Field(None, max_length=255)
+    userId: Id | None = None
+    anonymousId: Id | None = None
     purposes: dict[str, bool] = Field(..., description=f"Any of: {', '.join(PURPOSES)}.")
     timestamp: str | None = None
-    messageId: str | None = Field(None, max_length=255)
+    messageId: Id | None = None
     context: dict[str, Any] | None = None
     writeKey: str | None = None
 

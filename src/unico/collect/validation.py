@@ -11,12 +11,12 @@ for the OpenAPI document.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from unico.core.errors import InvalidInput
+from unico.core.errors import InvalidInput, PayloadTooLarge
 from unico.core.event import Event
 from unico.core.types import EpochMs, JSONObject
 from unico.profiles.consent import PURPOSES
@@ -27,6 +27,8 @@ EVENT_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"
 MIN_TIMESTAMP_MS: EpochMs = 631_152_000_000
 MAX_FUTURE_MS: EpochMs = 24 * 3600 * 1000
 MAX_ID_CHARS = 255
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,12 @@ class Limits:
     max_key_chars: int = 255
 
 
+class EventTooLarge(PayloadTooLarge):
+    """One event over ``max_event_bytes`` (the body as a whole may be within its limit)."""
+
+    code = "event_too_large"
+
+
 def _fail(message: str, field: str) -> InvalidInput:
     return InvalidInput(message, field=field)
 
@@ -49,17 +57,19 @@ def _id(raw: JSONObject, key: str, prefix: str) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _fail(f"{key} must be a string", prefix + key)
-    text = str(value).strip()
-    if not text:
-        return None
+    text = str(value)
     if len(text) > MAX_ID_CHARS:
         raise _fail(f"{key} is longer than {MAX_ID_CHARS} characters", prefix + key)
+    text = text.strip()
+    if not text:
+        return None
     if "\x00" in text:
         raise _fail(f"{key} contains a NUL character", prefix + key)
     return text
 
 
 def parse_time(raw: JSONObject, key: str, prefix: str) -> EpochMs | None:
+    """``raw[key]`` as epoch milliseconds (exact: no float rounding); None when absent."""
     value = raw.get(key)
     if value is None:
         return None
@@ -72,8 +82,8 @@ def parse_time(raw: JSONObject, key: str, prefix: str) -> EpochMs | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     try:
-        return int(dt.timestamp() * 1000)
-    except (OverflowError, OSError, ValueError):
+        return (dt - _EPOCH) // _ONE_MS
+    except (OverflowError, ValueError):
         raise _fail(f"{key} is out of range", prefix + key) from None
 
 
@@ -100,15 +110,25 @@ def check_bounds(value: Any, path: str, depth: int, limits: Limits) -> None:
         if "\x00" in value:
             raise _fail("string contains a NUL character", path)
     elif isinstance(value, dict):
-        for k, v in value.items():
-            if len(k) > limits.max_key_chars:
-                raise _fail(f"key longer than {limits.max_key_chars} characters", path)
-            if "\x00" in k:
-                raise _fail("key contains a NUL character", path)
-            check_bounds(v, f"{path}.{k}", depth + 1, limits)
+        _check_keys(value, path, depth, limits)
     elif isinstance(value, list):
         for i, v in enumerate(value):
             check_bounds(v, f"{path}[{i}]", depth + 1, limits)
+
+
+def _check_keys(value: JSONObject, path: str, depth: int, limits: Limits) -> None:
+    for k, v in value.items():
+        if len(k) > limits.max_key_chars:
+            raise _fail(f"key longer than {limits.max_key_chars} characters", path or "body")
+        if "\x00" in k:
+            raise _fail("key contains a NUL character", path or "body")
+        check_bounds(v, f"{path}.{k}" if path else k, depth + 1, limits)
+
+
+def _check_message(raw: JSONObject, prefix: str, limits: Limits) -> None:
+    """Bounds on the whole message, before anything re-encodes it: the top level counts as
+    depth 0, so ``properties`` sits at 1 and its values at 2."""
+    _check_keys(raw, prefix.rstrip("."), 0, limits)
 
 
 def validate_event(
@@ -133,11 +153,18 @@ def validate_event(
     kind = raw.get("type", type_hint)
     if type_hint is not None and kind != type_hint:
         raise _fail(f"type must be {type_hint!r} on this endpoint", prefix + "type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise _fail(f"type must be one of {', '.join(sorted(EVENT_TYPES))}", prefix + "type")
+    _check_message(raw, prefix, limits)
+    write_key = raw.get("writeKey")
+    if write_key is not None and not isinstance(write_key, str):
+        raise _fail("writeKey must be a string", prefix + "writeKey")
     size = len(orjson.dumps(raw))
     if size > limits.max_event_bytes:
-        raise _fail(f"event is {size} bytes; the limit is {limits.max_event_bytes}", prefix or None)
+        raise EventTooLarge(
+            f"the event is {size} bytes; the limit is {limits.max_event_bytes}",
+            field=prefix.rstrip(".") or "body",
+        )
 
     anonymous_id = _id(raw, "anonymousId", prefix)
     user_id = _id(raw, "userId", prefix)
@@ -145,8 +172,12 @@ def validate_event(
         raise _fail("either anonymousId or userId is required", prefix + "userId")
     mid = _id(raw, "messageId", prefix) or message_id
 
-    timestamp = parse_time(raw, "timestamp", prefix) or parse_time(raw, "originalTimestamp", prefix)
-    sent = parse_time(raw, "sentAt", prefix) or sent_at
+    timestamp = parse_time(raw, "timestamp", prefix)
+    if timestamp is None:
+        timestamp = parse_time(raw, "originalTimestamp", prefix)
+    sent = parse_time(raw, "sentAt", prefix)
+    if sent is None:
+        sent = sent_at
     if timestamp is None:
         timestamp = received_at
     elif sent is not None:
@@ -171,8 +202,6 @@ def validate_event(
         gpc=gpc,
     )
     _fill_type_fields(event, raw, prefix)
-    for key in ("properties", "traits", "context", "integrations"):
-        check_bounds(getattr(event, key), prefix + key, 1, limits)
     return event
 
 

@@ -6,7 +6,8 @@ stored shape (all keys optional)::
     events, type_counts{type: n}, event_counts{name: n}, sessions, session_id,
     page_views, screen_views, orders, revenue, revenue_by_currency{cur: x},
     first_order_at, last_order_at, avg_order_value, refunds,
-    category_scores{category: score}, favourite_categories[...], recent_order_ids[...]
+    category_scores{category: score}, favourite_categories[...], recent_order_ids[...],
+    order_values{order_id: [revenue, currency, refunded]} (for the recent order ids)
 
 Read-time values that depend on "now" (recency) are derived in `derived()`.
 """
@@ -24,6 +25,8 @@ MAX_CATEGORIES = 100
 FAVOURITES = 3
 RECENT_ORDER_IDS = 50
 OTHER = "(other)"
+#: Stored for bookkeeping (de-duplication, refunds), never shown to readers.
+INTERNAL = ("recent_order_ids", "session_id", "order_values")
 DAY_MS = 86_400_000
 
 #: How much an interaction with a category says about taste.
@@ -103,23 +106,47 @@ def _favourites(scores: dict[str, float]) -> list[str]:
     return [k for k, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:FAVOURITES]]
 
 
+def _order_id(properties: JSONObject) -> str | None:
+    order_id = properties.get("order_id", properties.get("orderId"))
+    if isinstance(order_id, str | int) and not isinstance(order_id, bool) and str(order_id):
+        return str(order_id)[:255]
+    return None
+
+
+def _currency(properties: JSONObject, default: str = "USD") -> str:
+    currency = properties.get("currency")
+    return currency.upper()[:8] if isinstance(currency, str) and currency else default
+
+
+def _add_revenue(computed: JSONObject, currency: str, amount: float) -> None:
+    computed["revenue"] = round(computed.get("revenue", 0.0) + amount, 4)
+    by_currency = computed.setdefault("revenue_by_currency", {})
+    by_currency[currency] = round(by_currency.get(currency, 0.0) + amount, 4)
+    if computed.get("orders"):
+        computed["avg_order_value"] = round(computed["revenue"] / computed["orders"], 4)
+
+
+def _remember_order(computed: JSONObject, order_id: str, value: list[Any]) -> None:
+    recent: list[str] = computed.setdefault("recent_order_ids", [])
+    values: dict[str, list[Any]] = computed.setdefault("order_values", {})
+    recent.append(order_id)
+    values[order_id] = value
+    for old in recent[:-RECENT_ORDER_IDS]:
+        values.pop(old, None)
+    del recent[:-RECENT_ORDER_IDS]
+
+
 def _order(computed: JSONObject, event: Event) -> None:
     props = event.properties
-    order_id = props.get("order_id", props.get("orderId"))
-    recent: list[str] = computed.setdefault("recent_order_ids", [])
-    if isinstance(order_id, str | int) and not isinstance(order_id, bool):
-        if str(order_id) in recent:
-            return  # the same order reported twice
-        recent.append(str(order_id))
-        del recent[:-RECENT_ORDER_IDS]
+    order_id = _order_id(props)
+    if order_id is not None and order_id in computed.get("recent_order_ids", []):
+        return  # the same order reported twice
     revenue = order_revenue(props)
-    currency = props.get("currency")
-    currency = currency.upper()[:8] if isinstance(currency, str) and currency else "USD"
+    currency = _currency(props)
+    if order_id is not None:
+        _remember_order(computed, order_id, [revenue, currency, 0.0])
     computed["orders"] = computed.get("orders", 0) + 1
-    computed["revenue"] = round(computed.get("revenue", 0.0) + revenue, 4)
-    by_currency = computed.setdefault("revenue_by_currency", {})
-    by_currency[currency] = round(by_currency.get(currency, 0.0) + revenue, 4)
-    computed["avg_order_value"] = round(computed["revenue"] / computed["orders"], 4)
+    _add_revenue(computed, currency, revenue)
     first = computed.get("first_order_at")
     computed["first_order_at"] = event.timestamp if first is None else min(first, event.timestamp)
     last = computed.get("last_order_at")
@@ -127,11 +154,26 @@ def _order(computed: JSONObject, event: Event) -> None:
 
 
 def _refund(computed: JSONObject, event: Event) -> None:
+    """A partial refund names its amount (revenue, total or products); a full refund may
+    carry only the order id (Segment's e-commerce spec), so it takes back what is left of
+    that order, once."""
+    props = event.properties
+    order_id = _order_id(props)
+    order = computed.get("order_values", {}).get(order_id) if order_id is not None else None
+    given = any(key in props for key in ("revenue", "total", "products"))
+    if given:
+        amount = order_revenue(props)
+    elif order is not None:
+        amount = order[0] - order[2]
+        if amount <= 0:
+            return  # already refunded in full: the same refund reported again
+    else:
+        amount = 0.0  # an order too old to remember, without an amount
+    currency = _currency(props, order[1] if order is not None else "USD")
+    if order is not None:
+        order[2] = round(order[2] + amount, 4)
     computed["refunds"] = computed.get("refunds", 0) + 1
-    amount = order_revenue(event.properties)
-    computed["revenue"] = round(computed.get("revenue", 0.0) - amount, 4)
-    if computed.get("orders"):
-        computed["avg_order_value"] = round(computed["revenue"] / computed["orders"], 4)
+    _add_revenue(computed, currency, -amount)
 
 
 def apply_event(
@@ -184,14 +226,40 @@ def merge(a: JSONObject, b: JSONObject) -> JSONObject:
         values = [v for v in (a.get(key), b.get(key)) if v is not None]
         if values:
             out[key] = pick(values)
+    _merge_orders(out, a, b)
     if out.get("orders"):
         out["avg_order_value"] = round(out.get("revenue", 0.0) / out["orders"], 4)
     if "category_scores" in out:
         out["favourite_categories"] = _favourites(out["category_scores"])
+    return out
+
+
+def _merge_orders(out: JSONObject, a: JSONObject, b: JSONObject) -> None:
+    """Count an order both profiles saw once: a browser and a server often both report it,
+    under an anonymous id and a user id, before an identify joins the two."""
+    values_a: dict[str, list[Any]] = a.get("order_values", {})
+    values_b: dict[str, list[Any]] = b.get("order_values", {})
+    values = {k: list(v) for k, v in {**values_b, **values_a}.items()}  # no shared lists
+    for order_id in set(a.get("recent_order_ids", [])) & set(b.get("recent_order_ids", [])):
+        va, vb = values_a.get(order_id), values_b.get(order_id)
+        if va is None or vb is None:
+            continue  # stored before order values were kept: nothing to correct with
+        # Each side counted (revenue - its refunds); the order counts once, with the
+        # larger refund (the same refund is likely reported to both sides).
+        out["orders"] = out.get("orders", 0) - 1
+        extra = vb[0] - min(va[2], vb[2])
+        out["revenue"] = round(out.get("revenue", 0.0) - extra, 4)
+        by_currency = dict(out.get("revenue_by_currency", {}))
+        by_currency[vb[1]] = round(by_currency.get(vb[1], 0.0) - extra, 4)
+        out["revenue_by_currency"] = by_currency
+        if min(va[2], vb[2]) > 0:
+            out["refunds"] = out.get("refunds", 0) - 1
+        values[order_id] = [va[0], va[1], max(va[2], vb[2])]
     ids = list(dict.fromkeys(a.get("recent_order_ids", []) + b.get("recent_order_ids", [])))
     if ids:
-        out["recent_order_ids"] = ids[-RECENT_ORDER_IDS:]
-    return out
+        keep = ids[-RECENT_ORDER_IDS:]
+        out["recent_order_ids"] = keep
+        out["order_values"] = {k: values[k] for k in keep if k in values}
 
 
 def derived(
@@ -200,7 +268,7 @@ def derived(
     """What a reader sees: the stored features plus recency/frequency/monetary at ``now``."""
     from unico.core.clock import to_iso
 
-    out = {k: v for k, v in computed.items() if k not in ("recent_order_ids", "session_id")}
+    out = {k: v for k, v in computed.items() if k not in INTERNAL}
     for key in ("first_order_at", "last_order_at"):
         if out.get(key) is not None:
             out[key] = to_iso(out[key])

@@ -44,19 +44,33 @@ def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def parse_kind_value(text: str) -> IdentityKey | None:
-    """``'email:A@b.it'`` -> ``('email', 'a@b.it')``; None when ``text`` has no kind."""
-    kind, sep, value = text.partition(":")
-    if not sep or not kind or not value:
-        return None
-    kind = kind.strip().lower()
+def normalize_kind(kind: str) -> str:
+    """``'CRM Id'`` -> ``'crm_id'``: the form kinds are stored in."""
+    return _KIND_RE.sub("_", kind.lower()).strip("_")[:64]
+
+
+def normalize_value(kind: str, value: str) -> str | None:
+    """A value as stored for its kind: emails and phones normalized, others trimmed."""
     if kind == "email":
-        email = normalize_email(value)
-        return ("email", email) if email else None
+        return normalize_email(value)
     if kind == "phone":
-        phone = normalize_phone(value)
-        return ("phone", phone) if phone else None
-    return (kind, value)
+        return normalize_phone(value)
+    value = value.strip()
+    return value[:MAX_VALUE_CHARS] if value else None
+
+
+def parse_kind_value(text: str) -> IdentityKey | None:
+    """``'email:A@b.it'`` -> ``('email', 'a@b.it')``; None when ``text`` has no kind.
+
+    Kind and value are normalized exactly as `event_keys` stores them, so any id an
+    event carried finds its profile however the caller spells it.
+    """
+    kind, sep, value = text.partition(":")
+    kind = normalize_kind(kind)
+    if not sep or not kind:
+        return None
+    normalized = normalize_value(kind, value)
+    return (kind, normalized) if normalized else None
 
 
 def _trait(traits: dict[str, Any], *names: str) -> str | None:
@@ -93,12 +107,18 @@ def event_keys(event: Event) -> list[IdentityKey]:
         for item in external[:20]:
             if not isinstance(item, dict):
                 continue
-            kind = _KIND_RE.sub("_", str(item.get("type", "")).lower()).strip("_")[:64]
+            kind = normalize_kind(str(item.get("type", "")))
             value = item.get("id")
-            if kind and isinstance(value, str | int) and str(value).strip():
-                if kind in ("user_id", "anonymous_id"):
-                    continue  # only the message's own fields set these
-                keys.append((kind, str(value).strip()[:MAX_VALUE_CHARS]))
+            if not kind or kind in ("user_id", "anonymous_id"):
+                continue  # only the message's own fields set these
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                continue
+            # An email or phone sent as an external id is the same identity as the trait.
+            normalized = normalize_value(kind, str(value))
+            if normalized:
+                keys.append((kind, normalized))
+                if kind == "email":
+                    keys.append(("email_sha256", sha256(normalized)))
     seen: set[IdentityKey] = set()
     return [k for k in keys if not (k in seen or seen.add(k))]  # type: ignore[func-returns-value]
 

@@ -123,17 +123,25 @@ class ProfileService:
         history, dead letters naming them. Hashed suppressions stop late events."""
         with self.store.write() as conn:
             pid = self._resolve(conn, workspace_id, ref)
-            ids = [pid, *self.profiles.merged_from(conn, workspace_id, pid)]
-            keys = [
-                (i["kind"], i["value"])
-                for i in self.profiles.identities_of(conn, workspace_id, pid)
-            ]
+            keys = self._keys_of(conn, workspace_id, pid)
+            # Take the identity locks the ingest updater takes, then read again: a group
+            # that committed meanwhile may have merged the person or linked new ids.
+            # Groups that start later wait, then see the suppressions and drop their events.
             self.profiles.lock_keys(conn, workspace_id, keys)
+            pid = self._resolve(conn, workspace_id, ref)
+            keys = self._keys_of(conn, workspace_id, pid)
+            self.profiles.lock_keys(conn, workspace_id, keys)
+            ids = [pid, *self.profiles.merged_from(conn, workspace_id, pid)]
             anonymous = [v for k, v in keys if k == "anonymous_id"]
             users = [v for k, v in keys if k == "user_id"]
             counts = self.events.erase(conn, workspace_id, ids, anonymous, users)
             counts.update(self.profiles.erase(conn, workspace_id, ids, self.clock.now_ms()))
         return {"profile_id": pid, "erased": counts}
+
+    def _keys_of(self, conn: Any, workspace_id: str, pid: str) -> list[tuple[str, str]]:
+        return [
+            (i["kind"], i["value"]) for i in self.profiles.identities_of(conn, workspace_id, pid)
+        ]
 
     def list(
         self, workspace_id: str, *, limit: int, cursor: str | None, where: ProfileFilter

@@ -64,6 +64,8 @@ class ProfileChanges:
     identities: dict[IdentityKey, str] = field(default_factory=dict)
     merges: list[Merge] = field(default_factory=list)
     consent: list[ConsentChange] = field(default_factory=list)
+    #: When the changes were made: the ``created_at`` of new identity rows.
+    at: EpochMs = 0
 
 
 class ProfileStore(Protocol):

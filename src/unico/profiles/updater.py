@@ -8,8 +8,9 @@ once. Rules:
 * Without ``analytics`` consent an event builds no profile. Consent changes are
   the exception: a withdrawal must be remembered, so they always reach a profile.
 * ``user_id`` is a strong identity: implicit merges never join two profiles with
-  different user ids (a shared device moves to whoever logged in last). ``alias``
-  is an explicit statement that two ids are one person and merges regardless.
+  different user ids (a shared device moves to whoever logged in last). An ``alias``
+  from an older user id is an explicit statement that two ids are one person and
+  merges regardless; an alias from an anonymous id follows the identify rule.
 * The survivor of a merge is the profile with the event's user id, else the oldest.
 * Traits are last-write-wins by event time, per trait.
 """
@@ -60,17 +61,19 @@ def requested_consent(event: Event) -> dict[str, tuple[bool, str]]:
 class _WorkingSet:
     """Identities and profiles of one group, as they evolve event by event."""
 
-    def __init__(self, store: ProfileStore, conn: Connection, workspace_id: str) -> None:
+    def __init__(
+        self, store: ProfileStore, conn: Connection, workspace_id: str, now: EpochMs
+    ) -> None:
         self.store = store
         self.conn = conn
         self.ws = workspace_id
         self.identities: dict[IdentityKey, str] = {}
         self.profiles: dict[str, ProfileState] = {}
         self.user_ids: dict[str, set[str]] = {}
-        self.changes = ProfileChanges()
+        self.changes = ProfileChanges(at=now)
 
     def load(self, keys: set[IdentityKey]) -> None:
-        self.store.lock_keys(self.conn, self.ws, keys)
+        """Read the identities and profiles of ``keys`` (already locked by the caller)."""
         self.identities.update(self.store.find_identities(self.conn, self.ws, keys))
         self._load_profiles(set(self.identities.values()))
 
@@ -136,6 +139,10 @@ class _WorkingSet:
         for key, pid in list(self.identities.items()):
             if pid == loser_id:
                 self.identities[key] = into_id
+                if key in self.changes.identities:
+                    # Linked earlier in this group and not written yet: the store re-points
+                    # only rows already in the table, so the pending link must follow too.
+                    self.changes.identities[key] = into_id
         self.changes.merges.append(Merge(loser_id, into_id, now, reason, event.message_id))
 
 
@@ -175,16 +182,23 @@ class ProfileUpdater:
         now: EpochMs,
     ) -> tuple[list[Outcome], ProfileChanges]:
         events = list(events)
-        keys_per_event = [_keys(e) for e in events]
-        all_keys = {k for keys in keys_per_event for k in keys}
+        keys_per_event = [event_keys(e) for e in events]
+        lookups_per_event = [
+            _lookup_keys(e, keys) for e, keys in zip(events, keys_per_event, strict=True)
+        ]
+        all_keys = {k for keys in lookups_per_event for k in keys}
+        # Lock before reading suppressions: an erasure holds these locks while it writes
+        # them, so checking first would let a group that waited on the erasure's locks
+        # find the identities gone and bring the erased person back as a new profile.
+        self.store.lock_keys(conn, workspace_id, all_keys)
         hashes = {suppression_hash(workspace_id, k): k for k in all_keys}
         blocked_hashes = self.store.suppressed(conn, workspace_id, hashes)
         blocked = {hashes[h] for h in blocked_hashes}
-        ws = _WorkingSet(self.store, conn, workspace_id)
+        ws = _WorkingSet(self.store, conn, workspace_id, now)
         ws.load(all_keys - blocked)
         outcomes = []
-        for event, keys in zip(events, keys_per_event, strict=True):
-            if blocked.intersection(keys):
+        for event, keys, lookups in zip(events, keys_per_event, lookups_per_event, strict=True):
+            if blocked.intersection(lookups):
                 outcomes.append(Outcome(None, profiled=False, suppressed=True))
                 continue
             outcomes.append(self._apply_one(ws, defaults, event, keys, now))
@@ -275,6 +289,11 @@ class ProfileUpdater:
         if previous is None:
             prev_key = ("anonymous_id", event.previous_id)
             previous = ws.owner(prev_key)
+            # An anonymous previousId names a device, not a person (analytics.js sends the
+            # current one): if another user is bound to it, the device moves to this user
+            # as on identify, and the two people stay apart.
+            if previous is not None and ws.uids(previous) - {event.user_id}:
+                previous = None
         target = ws.owner(("user_id", event.user_id))
         if target is None:
             target = previous or ws.create(now).profile_id
@@ -303,11 +322,12 @@ class ProfileUpdater:
         state.last_seen = _max(state.last_seen, event.timestamp)
 
 
-def _keys(event: Event) -> list[IdentityKey]:
-    keys = event_keys(event)
+def _lookup_keys(event: Event, keys: list[IdentityKey]) -> list[IdentityKey]:
+    """The keys to load for an event: its own, and for an alias both readings of
+    ``previousId``. Only for lookups (and suppression): `ProfileUpdater._alias` links just
+    the reading that matched, so an anonymous previousId never becomes a user id."""
     if event.type == "alias" and event.previous_id:
-        # Looked up as a user id first, then as an anonymous id (see ProfileUpdater._alias).
-        keys += [("user_id", event.previous_id), ("anonymous_id", event.previous_id)]
+        return [*keys, ("user_id", event.previous_id), ("anonymous_id", event.previous_id)]
     return keys
 
 

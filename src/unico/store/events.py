@@ -5,14 +5,39 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, delete, select
 
 from unico.collect.store import AggregateKey, DeadLetter
 from unico.core.event import Event
 from unico.core.types import EpochMs
+from unico.store.bulk import ROWS_PER_STATEMENT, Bulk, chunked, dumps
 from unico.store.engine import Store
 from unico.store.profiles import chunks
-from unico.store.schema import dead_letter, event, event_aggregate, message
+from unico.store.schema import dead_letter, event, event_aggregate
+
+
+def _erase_named(
+    conn: Connection,
+    table: Table,
+    workspace_id: str,
+    anonymous_ids: list[str],
+    user_ids: list[str],
+    *where: ColumnElement[bool],
+) -> int:
+    """Delete the rows naming a person by user id, or by anonymous id alone: a row that also
+    carries another user id is that user's (on a shared device the anonymous id is several
+    people's, and erasing one spares the others). Returns how many rows went."""
+    deleted = 0
+    same_ws = table.c.workspace_id == workspace_id
+    for part in chunks(user_ids):
+        query = delete(table).where(same_ws, table.c.user_id.in_(part), *where)
+        deleted += conn.execute(query).rowcount
+    for part in chunks(anonymous_ids):
+        query = delete(table).where(
+            same_ws, table.c.anonymous_id.in_(part), table.c.user_id.is_(None), *where
+        )
+        deleted += conn.execute(query).rowcount
+    return deleted
 
 
 class SqlEventStore:
@@ -20,71 +45,68 @@ class SqlEventStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.bulk = Bulk(store.is_sqlite)
 
     def claim(
         self, conn: Connection, workspace_id: str, message_ids: list[str], now: EpochMs
     ) -> set[str]:
-        if not message_ids:
-            return set()
-        stmt = (
-            self.store.insert(message)
-            .on_conflict_do_nothing(index_elements=["workspace_id", "message_id"])
-            .returning(message.c.message_id)
-        )
-        rows = conn.execute(
-            stmt,
-            [
-                {"workspace_id": workspace_id, "message_id": m, "received_at": now}
-                for m in message_ids
-            ],
-        )
-        return {r.message_id for r in rows}
+        fresh: set[str] = set()
+        for part in chunked(message_ids, ROWS_PER_STATEMENT):
+            if self.store.is_sqlite:
+                sql = (
+                    "INSERT INTO message (workspace_id, message_id, received_at)"
+                    f" VALUES {self.bulk.placeholders(len(part), 3)}"
+                    " ON CONFLICT DO NOTHING RETURNING message_id"
+                )
+                params: list[Any] = [v for m in part for v in (workspace_id, m, now)]
+            else:
+                sql = (
+                    "INSERT INTO message (workspace_id, message_id, received_at)"
+                    " SELECT ?, m, ? FROM unnest(?::text[]) AS m"
+                    " ON CONFLICT DO NOTHING RETURNING message_id"
+                )
+                params = [workspace_id, now, list(part)]
+            fresh.update(r[0] for r in self.bulk.query(conn, sql, params))
+        return fresh
 
     def insert_events(
         self, conn: Connection, workspace_id: str, rows: Iterable[tuple[Event, str]]
     ) -> None:
-        values = [
-            {
-                "workspace_id": workspace_id,
-                "message_id": e.message_id,
-                "type": e.type,
-                "name": e.name,
-                "anonymous_id": e.anonymous_id,
-                "user_id": e.user_id,
-                "profile_id": pid,
-                "timestamp": e.timestamp,
-                "received_at": e.received_at,
-                "properties": e.properties,
-                "traits": e.traits,
-                "context": e.context,
-                "integrations": e.integrations,
-            }
-            for e, pid in rows
-        ]
-        if values:
-            conn.execute(event.insert(), values)
+        self.bulk.executemany(
+            conn,
+            "INSERT INTO event (workspace_id, message_id, type, name, anonymous_id, user_id,"
+            " profile_id, timestamp, received_at, properties, traits, context, integrations)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?j, ?j, ?j, ?j)",
+            [
+                (
+                    workspace_id,
+                    e.message_id,
+                    e.type,
+                    e.name,
+                    e.anonymous_id,
+                    e.user_id,
+                    pid,
+                    e.timestamp,
+                    e.received_at,
+                    dumps(e.properties),
+                    dumps(e.traits),
+                    dumps(e.context),
+                    dumps(e.integrations),
+                )
+                for e, pid in rows
+            ],
+        )
 
     def bump_aggregates(
         self, conn: Connection, workspace_id: str, counts: Mapping[AggregateKey, int]
     ) -> None:
-        if not counts:
-            return
-        stmt = self.store.insert(event_aggregate)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["workspace_id", "day", "type", "name", "profiled"],
-            set_={"count": event_aggregate.c.count + stmt.excluded.count},
-        )
-        conn.execute(
-            stmt,
+        self.bulk.executemany(
+            conn,
+            "INSERT INTO event_aggregate (workspace_id, day, type, name, profiled, count)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id, day, type, name, profiled)"
+            " DO UPDATE SET count = event_aggregate.count + excluded.count",
             [
-                {
-                    "workspace_id": workspace_id,
-                    "day": day,
-                    "type": kind,
-                    "name": name,
-                    "profiled": profiled,
-                    "count": n,
-                }
+                (workspace_id, day, kind, name, profiled, n)
                 for (day, kind, name, profiled), n in sorted(counts.items())
             ],
         )
@@ -151,22 +173,14 @@ class SqlEventStore:
                     event.c.workspace_id == workspace_id, event.c.profile_id.in_(part)
                 )
             ).rowcount
-        for anon, users in ((anonymous_ids, []), ([], user_ids)):
-            for part in chunks(anon or users):
-                column = dead_letter.c.anonymous_id if anon else dead_letter.c.user_id
-                counts["dead_letters"] += conn.execute(
-                    delete(dead_letter).where(
-                        dead_letter.c.workspace_id == workspace_id, column.in_(part)
-                    )
-                ).rowcount
-        # Events kept without a profile id (consent given later) still name the person.
-        for part in chunks(anonymous_ids + user_ids):
-            counts["events"] += conn.execute(
-                delete(event).where(
-                    event.c.workspace_id == workspace_id,
-                    or_(event.c.anonymous_id.in_(part), event.c.user_id.in_(part)),
-                )
-            ).rowcount
+        # Dead letters, and any event kept without a profile id, name people only by the
+        # message's ids (the pipeline stores profiled events only, so there are none today).
+        counts["dead_letters"] += _erase_named(
+            conn, dead_letter, workspace_id, anonymous_ids, user_ids
+        )
+        counts["events"] += _erase_named(
+            conn, event, workspace_id, anonymous_ids, user_ids, event.c.profile_id.is_(None)
+        )
         return counts
 
     def dead_letters(

@@ -6,11 +6,25 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Text,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 
 from unico.core.types import EpochMs
 from unico.profiles.identity import IdentityKey, parse_kind_value, suppression_hash
 from unico.profiles.store import ProfileChanges, ProfileState
+from unico.store.bulk import Bulk, chunked, dumps
 from unico.store.engine import Store
 from unico.store.schema import consent_log, identity, profile, profile_merge, suppression
 
@@ -65,6 +79,7 @@ class SqlProfileStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.bulk = Bulk(store.is_sqlite)
 
     # -- used by the updater, inside the ingest transaction ---------------------------------
 
@@ -82,15 +97,21 @@ class SqlProfileStore:
     def find_identities(
         self, conn: Connection, workspace_id: str, keys: Iterable[IdentityKey]
     ) -> dict[IdentityKey, str]:
+        # Per kind, ``value IN (...)``: answered from the primary key on both stores (a
+        # row-value ``(kind, value) IN`` made SQLite scan the workspace's identities).
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in keys:
+            by_kind.setdefault(kind, []).append(value)
         found: dict[IdentityKey, str] = {}
-        for part in chunks(sorted(set(keys))):
-            rows = conn.execute(
-                select(identity.c.kind, identity.c.value, identity.c.profile_id).where(
-                    identity.c.workspace_id == workspace_id,
-                    tuple_(identity.c.kind, identity.c.value).in_(part),
+        for kind, values in by_kind.items():
+            for part in chunked(values, CHUNK):
+                rows = self.bulk.query(
+                    conn,
+                    "SELECT value, profile_id FROM identity WHERE workspace_id = ? AND kind = ?"
+                    f" AND value IN ({self.bulk.placeholders(len(part))})",
+                    [workspace_id, kind, *part],
                 )
-            )
-            found.update(((r.kind, r.value), r.profile_id) for r in rows)
+                found.update(((kind, value), pid) for value, pid in rows)
         return found
 
     def load_profiles(
@@ -124,37 +145,47 @@ class SqlProfileStore:
 
     def suppressed(self, conn: Connection, workspace_id: str, hashes: Iterable[str]) -> set[str]:
         out: set[str] = set()
-        for part in chunks(sorted(set(hashes))):
-            rows = conn.execute(
-                select(suppression.c.hash).where(
-                    suppression.c.workspace_id == workspace_id, suppression.c.hash.in_(part)
-                )
+        for part in chunked(list(hashes), CHUNK):
+            rows = self.bulk.query(
+                conn,
+                "SELECT hash FROM suppression WHERE workspace_id = ?"
+                f" AND hash IN ({self.bulk.placeholders(len(part))})",
+                [workspace_id, *part],
             )
-            out.update(r.hash for r in rows)
+            out.update(r[0] for r in rows)
         return out
 
     def write(self, conn: Connection, workspace_id: str, changes: ProfileChanges) -> None:
-        new = [s for s in changes.profiles.values() if s.is_new]
-        old = [s for s in changes.profiles.values() if not s.is_new]
-        if new:
-            conn.execute(
-                profile.insert(),
-                [
-                    {"workspace_id": workspace_id, "profile_id": s.profile_id, **_values(s)}
-                    for s in new
-                ],
-            )
-        if old:
-            conn.execute(
-                update(profile)
-                .where(
-                    profile.c.workspace_id == workspace_id,
-                    profile.c.profile_id == bindparam("pid"),
+        self.bulk.executemany(
+            conn,
+            "INSERT INTO profile (workspace_id, profile_id, traits, trait_times, computed, soft,"
+            " consent, created_at, updated_at, first_seen, last_seen, merged_into)"
+            " VALUES (?, ?, ?j, ?j, ?j, ?j, ?j, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (workspace_id, profile_id) DO UPDATE SET traits = excluded.traits,"
+            " trait_times = excluded.trait_times, computed = excluded.computed,"
+            " soft = excluded.soft, consent = excluded.consent,"
+            " created_at = excluded.created_at, updated_at = excluded.updated_at,"
+            " first_seen = excluded.first_seen, last_seen = excluded.last_seen,"
+            " merged_into = excluded.merged_into",
+            [
+                (
+                    workspace_id,
+                    s.profile_id,
+                    dumps(s.traits),
+                    dumps(s.trait_times),
+                    dumps(s.computed),
+                    dumps(s.soft),
+                    dumps(s.consent),
+                    s.created_at,
+                    s.updated_at,
+                    s.first_seen,
+                    s.last_seen,
+                    s.merged_into,
                 )
-                .values({k: bindparam(k) for k in _values(old[0])}),
-                [{"pid": s.profile_id, **_values(s)} for s in old],
-            )
-        for state in new:
+                for s in changes.profiles.values()
+            ],
+        )
+        for state in changes.profiles.values():
             state.is_new = False
         for merge in changes.merges:
             ws = profile.c.workspace_id == workspace_id
@@ -185,24 +216,14 @@ class SqlProfileStore:
                 ],
             )
         if changes.identities:
-            now = max((s.updated_at for s in changes.profiles.values()), default=0)
-            stmt = self.store.insert(identity)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["workspace_id", "kind", "value"],
-                set_={"profile_id": stmt.excluded.profile_id},
-            )
-            conn.execute(
-                stmt,
-                [
-                    {
-                        "workspace_id": workspace_id,
-                        "kind": k[0],
-                        "value": k[1],
-                        "profile_id": pid,
-                        "created_at": now,
-                    }
-                    for k, pid in changes.identities.items()
-                ],
+            # Ids can be linked without any profile changing (a consent-only message).
+            now = changes.at or max((s.updated_at for s in changes.profiles.values()), default=0)
+            self.bulk.executemany(
+                conn,
+                "INSERT INTO identity (workspace_id, kind, value, profile_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id, kind, value)"
+                " DO UPDATE SET profile_id = excluded.profile_id",
+                [(workspace_id, k[0], k[1], pid, now) for k, pid in changes.identities.items()],
             )
         if changes.consent:
             conn.execute(
@@ -321,7 +342,7 @@ class SqlProfileStore:
         if after:
             conditions.append(profile.c.profile_id > after)
         for name, value in traits.items():
-            conditions.append(profile.c.traits[name].as_string() == value)
+            conditions.append(self._trait_is(name, value))
         if seen_since is not None:
             conditions.append(profile.c.last_seen >= seen_since)
         if seen_before is not None:
@@ -330,6 +351,27 @@ class SqlProfileStore:
             select(profile).where(and_(*conditions)).order_by(profile.c.profile_id).limit(limit)
         )
         return [_state(r) for r in rows]
+
+    def _trait_is(self, name: str, value: str) -> ColumnElement[bool]:
+        """``traits[name]``, as text, equals ``value``: the same answer on both backends.
+
+        PostgreSQL's ``->>`` renders true/false/numbers as JSON text. SQLite's JSON_EXTRACT
+        returns SQL values instead (``true`` becomes 1) and its path syntax cannot name a
+        key holding a double quote, so there the trait is found with ``json_each`` (any
+        key) and its value rendered the way PostgreSQL does.
+        """
+        if not self.store.is_sqlite:
+            same: ColumnElement[bool] = profile.c.traits[name].as_string() == value
+            return same
+        each = func.json_each(profile.c.traits).table_valued("key", "value", "type")
+        text = case(
+            (each.c.type == "true", literal("true")),
+            (each.c.type == "false", literal("false")),
+            else_=cast(each.c.value, Text),
+        )
+        return (
+            select(literal(1)).select_from(each).where(each.c.key == name, text == value).exists()
+        )
 
     def count(self, conn: Connection, workspace_id: str) -> int:
         return int(

@@ -45,7 +45,17 @@ def container(request: Request) -> Container:
 
 
 def principal(request: Request, c: Annotated[Container, Depends(container)]) -> Principal:
-    return secret_principal(request, c.workspaces)
+    found = secret_principal(request, c.workspaces)
+    _refuse_nul(request)
+    return found
+
+
+def _refuse_nul(request: Request) -> None:
+    """No store can look up a NUL character (PostgreSQL cannot even hold one): refuse it in any
+    path or query parameter rather than letting it reach a query."""
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if "\x00" in name or "\x00" in str(value):
+            raise InvalidInput("parameters cannot contain NUL characters", field=name[:64])
 
 
 Auth = Annotated[Principal, Depends(principal)]
@@ -114,7 +124,9 @@ class WorkspacePatch(BaseModel):
 
     consent_defaults: dict[str, bool] | None = None
     timezone: str | None = Field(None, max_length=64)
-    languages: list[Annotated[str, Field(max_length=35)]] | None = Field(None, max_length=50)
+    languages: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,35}$")]] | None = Field(
+        None, max_length=50, description="BCP 47 language tags (en, it, pt-BR)."
+    )
 
 
 def _workspace_view(c: Container, workspace_id: str) -> dict[str, Any]:

@@ -22,25 +22,42 @@ def _header_key(request: Request) -> tuple[str, str] | None:
     value = value.strip()
     if scheme == "basic":
         try:
-            decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise Unauthorized("the Basic credentials are not valid base64", field="authorization")
+            decoded = base64.b64decode(value.encode("ascii"), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeError):
+            raise Unauthorized(
+                "the Basic credentials are not valid base64", field="authorization"
+            ) from None
         return "basic", decoded.partition(":")[0]
     if scheme == "bearer":
         return "bearer", value
     raise Unauthorized("use Basic (write key) or Bearer (secret key) auth", field="authorization")
 
 
+def header_write_principal(request: Request, workspaces: WorkspaceService) -> Principal | None:
+    """The write key's workspace when the request carries one in its headers, else None.
+
+    Checked before the body is read, so a wrong key costs no body parsing."""
+    found = _header_key(request)
+    if found is None or not found[1]:
+        return None
+    return _write(workspaces, found[1])
+
+
 def write_principal(
     request: Request, workspaces: WorkspaceService, body_key: object = None
 ) -> Principal:
     """The workspace of a write key sent as Basic user, Bearer token or ``writeKey`` field."""
-    found = _header_key(request)
-    key = found[1] if found else body_key
-    if not key or not isinstance(key, str):
+    found = header_write_principal(request, workspaces)
+    if found is not None:
+        return found
+    if not body_key or not isinstance(body_key, str):
         raise Unauthorized(
             "a write key is required (Basic auth user or writeKey)", field="writeKey"
         )
+    return _write(workspaces, body_key)
+
+
+def _write(workspaces: WorkspaceService, key: str) -> Principal:
     principal = workspaces.authenticate(key)
     if principal is None:
         raise Unauthorized("unknown or revoked write key", field="writeKey")
@@ -57,7 +74,9 @@ def secret_principal(request: Request, workspaces: WorkspaceService) -> Principa
     """The workspace of a secret key sent as ``Authorization: Bearer``."""
     found = _header_key(request)
     if found is None or not found[1]:
-        raise Unauthorized("a secret key is required: Authorization: Bearer SECRET_KEY")
+        raise Unauthorized(
+            "a secret key is required: Authorization: Bearer SECRET_KEY", field="authorization"
+        )
     principal = workspaces.authenticate(found[1])
     if principal is None:
         raise Unauthorized("unknown or revoked secret key", field="authorization")

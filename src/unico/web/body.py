@@ -7,28 +7,34 @@ from typing import Any
 
 import orjson
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from unico.core.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType
 
 
 async def read_json(request: Request, limit: int) -> Any:
     """The parsed JSON body; 413 past ``limit`` bytes (checked as it streams), 400 if not JSON."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("gzip", "identity", ""):
+        raise UnsupportedMediaType(
+            f"unsupported Content-Encoding {encoding!r}; use gzip", field="content-encoding"
+        )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}")
+        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}", field="body")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"the body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"the body is over the limit of {limit} bytes", field="body")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise InvalidJSON("the client disconnected before sending the whole body") from None
     data = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding == "gzip":
         data = _gunzip(data, limit)
-    elif encoding not in ("identity", ""):
-        raise UnsupportedMediaType(f"unsupported Content-Encoding {encoding!r}; use gzip")
     if not data.strip():
         raise InvalidJSON("the body is empty; send a JSON object", field="body")
     try:
@@ -38,11 +44,21 @@ async def read_json(request: Request, limit: int) -> Any:
 
 
 def _gunzip(data: bytes, limit: int) -> bytes:
-    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = decoder.decompress(data, limit + 1)
-    except zlib.error:
-        raise InvalidJSON("the body is not valid gzip", field="body") from None
-    if len(out) > limit or decoder.unconsumed_tail:
-        raise PayloadTooLarge(f"the decompressed body is over the limit of {limit} bytes")
-    return out
+    """Inflate every gzip member of ``data``, never producing more than ``limit + 1`` bytes
+    (a small bomb cannot make the server allocate its decompressed size)."""
+    out = bytearray()
+    rest = data
+    while rest:
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            out += decoder.decompress(rest, limit + 1 - len(out))
+        except zlib.error:
+            raise InvalidJSON("the body is not valid gzip", field="body") from None
+        if len(out) > limit or decoder.unconsumed_tail:
+            raise PayloadTooLarge(
+                f"the decompressed body is over the limit of {limit} bytes", field="body"
+            )
+        if not decoder.eof:
+            raise InvalidJSON("the gzip body is truncated", field="body")
+        rest = decoder.unused_data
+    return bytes(out)

@@ -8,6 +8,7 @@ answer comes after the commit.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from unico.collect.dead_letters import dead_letter_for
 from unico.collect.models import (
     TYPE_MODELS,
     BatchRequest,
@@ -27,14 +29,15 @@ from unico.collect.pipeline import Receipt, Submission
 from unico.collect.store import DeadLetter
 from unico.collect.validation import parse_time, validate_event
 from unico.container import Container
-from unico.core.errors import InvalidInput, UnicoError
+from unico.core.errors import InvalidInput, Overloaded, UnicoError
 from unico.core.event import Event
 from unico.core.ids import new_id
 from unico.profiles.consent import PURPOSES
-from unico.web.auth import write_principal
+from unico.web.auth import header_write_principal, write_principal
 from unico.web.body import read_json
 
 router = APIRouter(tags=["collect"])
+log = logging.getLogger("unico.web")
 
 MAX_REPORTED_ERRORS = 50
 
@@ -44,7 +47,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (400, "Invalid JSON or event"),
         (401, "Missing or unknown write key"),
         (403, "A secret key was sent"),
-        (413, "Body over the limit"),
+        (413, "Body or event over the limit"),
+        (415, "Unsupported Content-Encoding (use gzip or none)"),
         (503, "Overloaded; retry"),
     )
 }
@@ -70,18 +74,12 @@ def _container(request: Request) -> Container:
     return container
 
 
-def _dead_letter(raw: Any, error: UnicoError) -> DeadLetter:
-    payload = orjson.dumps(raw, default=str).decode() if raw is not None else ""
-    anon = raw.get("anonymousId") if isinstance(raw, dict) else None
-    user = raw.get("userId") if isinstance(raw, dict) else None
-    return DeadLetter(
-        code=error.code,
-        reason=error.message,
-        field=error.field,
-        payload=payload[:65536],
-        anonymous_id=anon if isinstance(anon, str) else None,
-        user_id=user if isinstance(user, str) else None,
-    )
+def _body_key(raw: Any) -> str | None:
+    """The ``writeKey`` field of a body, when it has one."""
+    key = raw.get("writeKey") if isinstance(raw, dict) else None
+    if key is not None and not isinstance(key, str):
+        raise InvalidInput("writeKey must be a string", field="writeKey")
+    return key
 
 
 def _ingest_body(receipt: Receipt, errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -99,14 +97,22 @@ async def _submit(
 ) -> Receipt:
     container = _container(request)
     defaults = container.workspaces.get(workspace_id).settings.consent_defaults
-    return await container.ingestor.submit(Submission(workspace_id, defaults, events, letters))
+    try:
+        return await container.ingestor.submit(Submission(workspace_id, defaults, events, letters))
+    except UnicoError:
+        raise
+    except Exception:
+        # Nothing of this request was committed (the writer reports per submission).
+        log.exception("the store failed to save a submission")
+        raise Overloaded("the store could not save this request; retry shortly") from None
 
 
 async def _single(request: Request, kind: str) -> Response:
     container = _container(request)
+    principal = header_write_principal(request, container.workspaces)
     raw = await read_json(request, container.settings.max_batch_bytes)
-    body_key = raw.get("writeKey") if isinstance(raw, dict) else None
-    principal = write_principal(request, container.workspaces, body_key)
+    if principal is None:
+        principal = write_principal(request, container.workspaces, _body_key(raw))
     now = container.clock.now_ms()
     try:
         event = validate_event(
@@ -118,7 +124,7 @@ async def _single(request: Request, kind: str) -> Response:
             gpc=request.headers.get("sec-gpc") == "1",
         )
     except UnicoError as exc:
-        await _submit(request, principal.workspace_id, [], [_dead_letter(raw, exc)])
+        await _submit(request, principal.workspace_id, [], [dead_letter_for(raw, exc)])
         raise
     receipt = await _submit(request, principal.workspace_id, [event], [])
     return _json(_ingest_body(receipt, []))
@@ -155,10 +161,12 @@ async def batch(request: Request) -> Response:
     """Each valid message is stored; each invalid one is dead-lettered with its reason.
     A 200 means every accepted message is committed."""
     container = _container(request)
+    principal = header_write_principal(request, container.workspaces)
     raw = await read_json(request, container.settings.max_batch_bytes)
     if not isinstance(raw, dict):
         raise InvalidInput("the body must be an object with a batch list", field="body")
-    principal = write_principal(request, container.workspaces, raw.get("writeKey"))
+    body_key = _body_key(raw)
+    principal = principal or write_principal(request, container.workspaces, body_key)
     items = raw.get("batch")
     if not isinstance(items, list):
         raise InvalidInput("batch must be a list of messages", field="batch")
@@ -167,10 +175,8 @@ async def batch(request: Request) -> Response:
             f"batch has {len(items)} messages; the limit is {container.settings.max_batch_events}",
             field="batch",
         )
-    top_context = raw.get("context") if isinstance(raw.get("context"), dict) else None
-    top_integrations = (
-        raw.get("integrations") if isinstance(raw.get("integrations"), dict) else None
-    )
+    top_context = _batch_object(raw, "context")
+    top_integrations = _batch_object(raw, "integrations")
     now = container.clock.now_ms()
     gpc = request.headers.get("sec-gpc") == "1"
     sent_at = _batch_sent_at(raw)
@@ -193,7 +199,7 @@ async def batch(request: Request) -> Response:
                 )
             )
         except UnicoError as exc:
-            letters.append(_dead_letter(item, exc))
+            letters.append(dead_letter_for(item, exc))
             errors.append(
                 {"index": index, "code": exc.code, "message": exc.message, "field": exc.field}
             )
@@ -215,16 +221,26 @@ def _batch_sent_at(raw: dict[str, Any]) -> int | None:
     return parse_time(raw, "sentAt", "")
 
 
+def _batch_object(raw: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """The batch-level ``context`` or ``integrations``, merged into every message."""
+    value = raw.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise InvalidInput(f"{key} must be an object", field=key)
+    return value or None
+
+
 def _with_defaults(
     item: dict[str, Any], context: dict[str, Any] | None, integrations: dict[str, Any] | None
 ) -> dict[str, Any]:
+    """The item with the batch's context and integrations under its own (an item's value of
+    the wrong type is left alone, for validation to refuse)."""
     merged = dict(item)
-    if context:
-        own = item.get("context")
-        merged["context"] = {**context, **own} if isinstance(own, dict) else context
-    if integrations:
-        own = item.get("integrations")
-        merged["integrations"] = {**integrations, **own} if isinstance(own, dict) else integrations
+    for key, shared in (("context", context), ("integrations", integrations)):
+        own = item.get(key)
+        if shared and own is None:
+            merged[key] = shared
+        elif shared and isinstance(own, dict):
+            merged[key] = {**shared, **own}
     return merged
 
 
@@ -238,10 +254,12 @@ async def consent(request: Request) -> Response:
     """``{"userId" or "anonymousId", "purposes": {"marketing": false, ...}}``. Answers with the
     person's consent after the change."""
     container = _container(request)
+    principal = header_write_principal(request, container.workspaces)
     raw = await read_json(request, container.settings.max_event_bytes)
     if not isinstance(raw, dict):
         raise InvalidInput("the body must be a JSON object", field="body")
-    principal = write_principal(request, container.workspaces, raw.get("writeKey"))
+    body_key = _body_key(raw)
+    principal = principal or write_principal(request, container.workspaces, body_key)
     unknown = set(raw) - set(ConsentRequest.model_fields)
     if unknown:
         raise InvalidInput(f"unknown field {sorted(unknown)[0]!r}", field=sorted(unknown)[0])
@@ -261,13 +279,19 @@ async def consent(request: Request) -> Response:
         },
     }
     now = container.clock.now_ms()
-    event = validate_event(
-        message,
-        received_at=now,
-        limits=container.limits,
-        message_id=new_id("m_", now),
-        gpc=request.headers.get("sec-gpc") == "1",
-    )
+    try:
+        event = validate_event(
+            message,
+            received_at=now,
+            limits=container.limits,
+            message_id=new_id("m_", now),
+            gpc=request.headers.get("sec-gpc") == "1",
+        )
+    except UnicoError as exc:
+        # Name the field as this endpoint's caller sent it, not as the inner event has it.
+        if exc.field and exc.field.startswith("properties.purposes"):
+            exc.field = exc.field.removeprefix("properties.")
+        raise
     event.source = "api"
     receipt = await _submit(request, principal.workspace_id, [event], [])
     ref = f"user_id:{event.user_id}" if event.user_id else f"anonymous_id:{event.anonymous_id}"

@@ -7,6 +7,7 @@ import logging
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -50,7 +51,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), None, exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(exc.status_code, code, str(exc.detail), None, headers)
+
+    @app.exception_handler(OperationalError)
+    async def _store_unavailable(_: Request, exc: OperationalError) -> Response:
+        # Connection refused, database missing or locked, disk full: the request may succeed
+        # later, so say so (503 + Retry-After) instead of reporting a bug (500).
+        log.error("the store is unavailable: %s", exc.orig)
+        return error_response(
+            503,
+            "store_unavailable",
+            "the store is unavailable; retry shortly",
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:

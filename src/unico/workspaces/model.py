@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from unico.profiles.consent import DEFAULT_CONSENT, PURPOSES
 
@@ -20,7 +20,7 @@ class WorkspaceSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    consent_defaults: dict[str, bool] = Field(default_factory=lambda: dict(DEFAULT_CONSENT))
+    consent_defaults: dict[str, StrictBool] = Field(default_factory=lambda: dict(DEFAULT_CONSENT))
     timezone: str = "UTC"
     languages: list[str] = Field(default_factory=lambda: ["en"], max_length=50)
 

@@ -1,0 +1,147 @@
+"""Real server processes: ``unico serve`` on a free port, started and always killed by fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+UNICO = str(Path(sys.executable).parent / "unico")
+START_SECONDS = 30.0
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without ``UNICO_*`` settings: the command line says everything."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNICO_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def unico(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the ``unico`` command and return its result (it must succeed)."""
+    result = subprocess.run(
+        [UNICO, *args],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"unico {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """One ``unico serve`` process."""
+
+    database: str
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"server-{self.port}.log"
+
+    def start(self) -> Server:
+        with self.log.open("wb") as log:
+            command = [UNICO, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            self.process = subprocess.Popen(
+                [*command, "--database", self.database],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=clean_env(),
+                cwd=self.workdir,
+            )
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited at start:\n{self.log.read_text()}")
+            try:
+                if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        pytest.fail(f"the server did not answer within {START_SECONDS} s:\n{self.log.read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash or an OOM kill."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """A graceful stop (SIGTERM), then SIGKILL if it hangs."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@pytest.fixture
+def e2e_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A database for server processes: a fresh SQLite file, or the session's PostgreSQL
+    database (workspaces keep tests apart there)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'server.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[[str], Server]]:
+    """Start servers on a database; every one is killed at teardown, whatever happened."""
+    servers: list[Server] = []
+
+    def start(database: str) -> Server:
+        server = Server(database, tmp_path)
+        servers.append(server)
+        return server.start()
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.kill()
+
+
+@pytest.fixture
+def keys(e2e_database: str, tmp_path: Path) -> dict[str, Any]:
+    """A new workspace made with ``unico workspace create --json``."""
+    out = unico("workspace", "create", "e2e", "--json", "--database", e2e_database, cwd=tmp_path)
+    created: dict[str, Any] = json.loads(out.stdout)
+    return created
