@@ -201,7 +201,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
         return
     from unico.web.app import create_app
 
-    container = Container.build(settings)
+    container = Container.build(
+        settings, writer_process=settings.is_sqlite and settings.writer_process
+    )
     uvicorn.run(
         create_app(container), host=host, port=port, access_log=access_log, log_level="warning"
     )

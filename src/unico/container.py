@@ -7,9 +7,11 @@ from dataclasses import dataclass
 
 from unico.collect.ingest import Ingestor
 from unico.collect.pipeline import IngestPipeline
+from unico.collect.remote import RemoteIngestor
 from unico.collect.validation import Limits
 from unico.core.clock import Clock, SystemClock
 from unico.core.settings import Settings
+from unico.profiles.cache import ProfileCache
 from unico.profiles.service import ProfileService
 from unico.profiles.updater import ProfileUpdater
 from unico.store.engine import Store
@@ -27,17 +29,23 @@ class Container:
     store: Store
     workspaces: WorkspaceService
     profiles: ProfileService
-    ingestor: Ingestor
+    ingestor: Ingestor | RemoteIngestor
     events: SqlEventStore
     limits: Limits
 
     @classmethod
-    def build(cls, settings: Settings, clock: Clock | None = None) -> Container:
+    def build(
+        cls, settings: Settings, clock: Clock | None = None, *, writer_process: bool = False
+    ) -> Container:
+        """Wire everything. With ``writer_process`` (SQLite servers), ingest goes to a writer
+        in its own process (see collect/remote.py); otherwise to a writer thread."""
         clock = clock or SystemClock()
         store = Store(
             settings.database_url,
             sqlite_synchronous=settings.sqlite_synchronous,
             pool_size=settings.pool_size,
+            # The process that runs the ingest writer checkpoints the WAL in the background.
+            background_checkpoints=not writer_process,
         )
         workspaces = WorkspaceService(store, clock, cache_seconds=settings.key_cache_seconds)
         profile_store = SqlProfileStore(store)
@@ -46,17 +54,33 @@ class Container:
         def consent_defaults(workspace_id: str) -> Mapping[str, bool]:
             return workspaces.get(workspace_id).settings.consent_defaults
 
+        # Only a single-writer store may cache what it wrote (see profiles/cache.py).
+        cache = (
+            ProfileCache(settings.profile_cache_size)
+            if store.is_sqlite and settings.profile_cache_size
+            else None
+        )
         updater = ProfileUpdater(
-            profile_store, session_gap_ms=settings.session_gap_minutes * 60_000
+            profile_store, session_gap_ms=settings.session_gap_minutes * 60_000, cache=cache
         )
-        ingestor = Ingestor(
-            store,
-            IngestPipeline(event_store, updater),
-            clock,
-            group_events=settings.ingest_group_events,
-            queue_events=settings.ingest_queue_events,
-            timeout=settings.ingest_timeout_seconds,
-        )
+        ingestor: Ingestor | RemoteIngestor
+        if writer_process:
+            # The API process migrates; the writer must not race it.
+            writer_settings = settings.model_copy(update={"auto_migrate": False})
+            remote = RemoteIngestor(
+                writer_settings.model_dump_json(), timeout=settings.ingest_timeout_seconds
+            )
+            ingestor, on_erase = remote, remote.invalidate
+        else:
+            ingestor = Ingestor(
+                store,
+                IngestPipeline(event_store, updater),
+                clock,
+                group_events=settings.ingest_group_events,
+                queue_events=settings.ingest_queue_events,
+                timeout=settings.ingest_timeout_seconds,
+            )
+            on_erase = updater.invalidate
         profiles = ProfileService(
             store,
             profile_store,
@@ -64,6 +88,7 @@ class Container:
             clock,
             consent_defaults,
             recent_events=settings.recent_events,
+            on_erase=on_erase,
         )
         limits = Limits(
             max_event_bytes=settings.max_event_bytes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from unico.collect.ingest import Ingestor
 from unico.collect.pipeline import Submission
 from unico.collect.validation import validate_event
 from unico.container import Container
@@ -63,7 +64,9 @@ def ensure_demo_workspace(container: Container) -> dict[str, str]:
             for i, raw in enumerate(_demo_events(container))
         ]
         defaults = container.workspaces.get(workspace_id).settings.consent_defaults
-        container.ingestor.start()
-        container.ingestor.submit_sync(Submission(workspace_id, defaults, events, []))
-        container.ingestor.stop()
+        ingestor = container.ingestor
+        assert isinstance(ingestor, Ingestor), "the demo seeds through a local writer"
+        ingestor.start()
+        ingestor.submit_sync(Submission(workspace_id, defaults, events, []))
+        ingestor.stop()
     return {"workspace_id": workspace_id, "write_key": write_key, "secret_key": secret_key}

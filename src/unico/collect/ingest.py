@@ -100,6 +100,7 @@ class Ingestor:
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
+        self.store.start_checkpointer()
         if self._thread is None:
             self._stopping = False
             self._thread = threading.Thread(target=self._run, name="unico-writer", daemon=True)
@@ -113,6 +114,7 @@ class Ingestor:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        self.store.stop_checkpointer()
 
     @property
     def queued_events(self) -> int:
@@ -194,6 +196,7 @@ class Ingestor:
                 self.committed_groups += 1
                 return receipts
             except Exception as exc:
+                self.pipeline.rollback()
                 if not _retryable(exc) or attempt == RETRIES - 1:
                     raise
                 time.sleep(0.01 * (attempt + 1))

@@ -52,10 +52,15 @@ class IngestPipeline:
         self.events = events
         self.updater = updater
 
+    def rollback(self) -> None:
+        """The transaction around `process` failed: drop state that assumed it committed."""
+        self.updater.rollback()
+
     def process(
         self, conn: Connection, submissions: list[Submission], now: EpochMs
     ) -> list[Receipt]:
         """Process submissions (any workspaces) in arrival order; one receipt each."""
+        self.updater.begin()
         receipts = [Receipt(rejected=len(s.dead_letters)) for s in submissions]
         by_workspace: dict[str, list[int]] = {}
         for i, sub in enumerate(submissions):

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     ingest_timeout_seconds: float = Field(
         30.0, gt=0, description="How long a request waits for its commit before 503."
     )
+    writer_process: bool = Field(
+        True,
+        description="On SQLite, `serve` runs the ingest writer in a process of its own.",
+    )
+    profile_cache_size: int = Field(
+        100_000,
+        ge=0,
+        description="Profiles the SQLite writer keeps in memory (0: none; PostgreSQL: never).",
+    )
     session_gap_minutes: int = Field(30, ge=1, description="Inactivity that starts a new session.")
     key_cache_seconds: float = Field(
         30.0, ge=0, description="How long a resolved API key is cached (revocation delay)."

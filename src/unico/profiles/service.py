@@ -46,7 +46,9 @@ class ProfileService:
         consent_defaults: Callable[[str], Mapping[str, bool]],
         *,
         recent_events: int = 20,
+        on_erase: Callable[[], None] | None = None,
     ) -> None:
+        self.on_erase = on_erase
         self.store = store
         self.profiles = profiles
         self.events = events
@@ -136,6 +138,8 @@ class ProfileService:
             users = [v for k, v in keys if k == "user_id"]
             counts = self.events.erase(conn, workspace_id, ids, anonymous, users)
             counts.update(self.profiles.erase(conn, workspace_id, ids, self.clock.now_ms()))
+        if self.on_erase is not None:
+            self.on_erase()  # the ingest writer's cache must not keep the erased states
         return {"profile_id": pid, "erased": counts}
 
     def _keys_of(self, conn: Any, workspace_id: str, pid: str) -> list[tuple[str, str]]:

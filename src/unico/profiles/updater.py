@@ -28,6 +28,7 @@ from unico.core.ids import new_id
 from unico.core.types import EpochMs
 from unico.profiles import consent as consent_rules
 from unico.profiles import features
+from unico.profiles.cache import ProfileCache
 from unico.profiles.identity import IdentityKey, event_keys, suppression_hash
 from unico.profiles.store import ConsentChange, Merge, ProfileChanges, ProfileState, ProfileStore
 
@@ -62,11 +63,17 @@ class _WorkingSet:
     """Identities and profiles of one group, as they evolve event by event."""
 
     def __init__(
-        self, store: ProfileStore, conn: Connection, workspace_id: str, now: EpochMs
+        self,
+        store: ProfileStore,
+        conn: Connection,
+        workspace_id: str,
+        now: EpochMs,
+        cache: ProfileCache | None,
     ) -> None:
         self.store = store
         self.conn = conn
         self.ws = workspace_id
+        self.cache = cache
         self.identities: dict[IdentityKey, str] = {}
         self.profiles: dict[str, ProfileState] = {}
         self.user_ids: dict[str, set[str]] = {}
@@ -74,15 +81,33 @@ class _WorkingSet:
 
     def load(self, keys: set[IdentityKey]) -> None:
         """Read the identities and profiles of ``keys`` (already locked by the caller)."""
-        self.identities.update(self.store.find_identities(self.conn, self.ws, keys))
+        if self.cache is not None:
+            self.identities.update(self.cache.identities(self.ws, keys))
+        missing = keys - self.identities.keys()
+        if missing:
+            self.identities.update(self.store.find_identities(self.conn, self.ws, missing))
         self._load_profiles(set(self.identities.values()))
 
     def _load_profiles(self, pids: set[str]) -> None:
         # A concurrent merge may have redirected a profile: follow until survivors.
         while pids:
-            loaded = self.store.load_profiles(self.conn, self.ws, pids, lock=True)
+            loaded = {} if self.cache is None else self.cache.profiles(self.ws, pids)
+            if self.cache is not None:
+                self.user_ids.update(self.cache.user_ids(self.ws, loaded))
+            missing = pids - loaded.keys()
+            if missing:
+                loaded.update(self.store.load_profiles(self.conn, self.ws, missing, lock=True))
             self.profiles.update(loaded)
             pids = {p.merged_into for p in loaded.values() if p.merged_into} - set(self.profiles)
+        unknown = [p for p in self.profiles if p not in self.user_ids]
+        if unknown:
+            found = self.store.user_ids(self.conn, self.ws, unknown)
+            for pid in unknown:
+                self.user_ids[pid] = set(found.get(pid, ()))
+
+    def remember(self) -> None:
+        if self.cache is not None:
+            self.cache.remember(self.ws, self.identities, self.profiles, self.user_ids)
 
     def survivor(self, pid: str) -> str:
         seen = 0
@@ -169,9 +194,27 @@ class ProfileUpdater:
     >>> # updater.apply(conn, "ws_1", DEFAULT_CONSENT, events) -> [Outcome, ...]
     """
 
-    def __init__(self, store: ProfileStore, *, session_gap_ms: int) -> None:
+    def __init__(
+        self, store: ProfileStore, *, session_gap_ms: int, cache: ProfileCache | None = None
+    ) -> None:
         self.store = store
         self.session_gap_ms = session_gap_ms
+        self.cache = cache
+
+    def begin(self) -> None:
+        """Called before each group: honours invalidations from other threads."""
+        if self.cache is not None:
+            self.cache.begin()
+
+    def invalidate(self) -> None:
+        """Something else changed profiles (erasure): forget cached states (any thread)."""
+        if self.cache is not None:
+            self.cache.invalidate()
+
+    def rollback(self) -> None:
+        """Called when a group's transaction failed: cached states may hold its changes."""
+        if self.cache is not None:
+            self.cache.clear()
 
     def apply(
         self,
@@ -194,7 +237,7 @@ class ProfileUpdater:
         hashes = {suppression_hash(workspace_id, k): k for k in all_keys}
         blocked_hashes = self.store.suppressed(conn, workspace_id, hashes)
         blocked = {hashes[h] for h in blocked_hashes}
-        ws = _WorkingSet(self.store, conn, workspace_id, now)
+        ws = _WorkingSet(self.store, conn, workspace_id, now, self.cache)
         ws.load(all_keys - blocked)
         outcomes = []
         for event, keys, lookups in zip(events, keys_per_event, lookups_per_event, strict=True):
@@ -206,6 +249,7 @@ class ProfileUpdater:
             if outcome.profile_id is not None:
                 outcome.profile_id = ws.survivor(outcome.profile_id)
         self.store.write(conn, workspace_id, ws.changes)
+        ws.remember()
         return outcomes, ws.changes
 
     def _apply_one(

@@ -274,20 +274,25 @@ class SqlProfileStore:
     def identities_of(
         self, conn: Connection, workspace_id: str, profile_id: str
     ) -> list[dict[str, Any]]:
+        # Sorted here, not in SQL: an ORDER BY matching the primary key made SQLite walk the
+        # workspace's whole identity index instead of using ix_identity_profile.
         rows = conn.execute(
-            select(identity.c.kind, identity.c.value, identity.c.created_at)
-            .where(identity.c.workspace_id == workspace_id, identity.c.profile_id == profile_id)
-            .order_by(identity.c.kind, identity.c.value)
+            select(identity.c.kind, identity.c.value, identity.c.created_at).where(
+                identity.c.workspace_id == workspace_id, identity.c.profile_id == profile_id
+            )
         )
-        return [{"kind": r.kind, "value": r.value, "created_at": r.created_at} for r in rows]
+        return sorted(
+            ({"kind": r.kind, "value": r.value, "created_at": r.created_at} for r in rows),
+            key=lambda i: (i["kind"], i["value"]),
+        )
 
     def merged_from(self, conn: Connection, workspace_id: str, profile_id: str) -> list[str]:
-        rows = conn.execute(
-            select(profile.c.profile_id)
-            .where(profile.c.workspace_id == workspace_id, profile.c.merged_into == profile_id)
-            .order_by(profile.c.profile_id)
+        rows = conn.execute(  # sorted here, for the same reason as identities_of
+            select(profile.c.profile_id).where(
+                profile.c.workspace_id == workspace_id, profile.c.merged_into == profile_id
+            )
         )
-        return [r.profile_id for r in rows]
+        return sorted(r.profile_id for r in rows)
 
     def history(self, conn: Connection, workspace_id: str, profile_id: str) -> dict[str, Any]:
         ids = [profile_id, *self.merged_from(conn, workspace_id, profile_id)]

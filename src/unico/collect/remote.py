@@ -1,0 +1,273 @@
+"""The ingest writer in a process of its own, for SQLite servers.
+
+One Python process has one GIL: HTTP parsing and validation and the writer's profile
+work then take turns on one core, and a 2-core machine leaves the second idle. With
+``serve`` on SQLite the API process validates requests and hands the events, encoded
+with orjson, over a Unix socket to a writer process that owns the (only) SQLite
+writer and its profile cache; the API process answers once the writer says the
+events are committed, so a 2xx still means durable.
+
+Frames are a 4-byte big-endian length and an orjson document. Requests:
+``{"id", "op": "submit", "workspace_id", "defaults", "events", "dead_letters"}`` and
+``{"op": "invalidate"}``; replies: ``{"id", "receipt"}`` or ``{"id", "error", "message"}``.
+The writer process exits when the API process goes away (its socket closes), after
+committing what it was given; the API process starts a new writer if one dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import struct
+import tempfile
+from dataclasses import asdict
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from unico.collect.pipeline import Receipt, Submission
+from unico.collect.store import DeadLetter
+from unico.core.errors import Overloaded, UnicoError
+from unico.core.event import Event
+
+log = logging.getLogger("unico.writer")
+
+_HEADER = struct.Struct(">I")
+MAX_FRAME = 64 * 1024 * 1024
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Any:
+    (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    if size > MAX_FRAME:
+        raise ValueError(f"frame of {size} bytes")
+    return orjson.loads(await reader.readexactly(size))
+
+
+def _frame(document: Any) -> bytes:
+    body = orjson.dumps(document)
+    return _HEADER.pack(len(body)) + body
+
+
+def encode_submission(request_id: int, submission: Submission) -> bytes:
+    return _frame(
+        {
+            "id": request_id,
+            "op": "submit",
+            "workspace_id": submission.workspace_id,
+            "defaults": dict(submission.consent_defaults),
+            "events": submission.events,  # orjson encodes dataclasses natively
+            "dead_letters": submission.dead_letters,
+        }
+    )
+
+
+def decode_submission(document: dict[str, Any]) -> Submission:
+    return Submission(
+        document["workspace_id"],
+        document["defaults"],
+        [Event(**e) for e in document["events"]],
+        [DeadLetter(**d) for d in document["dead_letters"]],
+    )
+
+
+# -- the writer process --------------------------------------------------------------------
+
+
+def run_writer(settings_json: str, socket_path: str, ready: Any) -> None:
+    """Entry point of the writer process."""
+    from unico.container import Container
+    from unico.core.settings import Settings
+
+    settings = Settings.model_validate_json(settings_json)
+    container = Container.build(settings)
+    container.ingestor.start()
+    try:
+        asyncio.run(_serve_writer(container, socket_path, ready))
+    finally:
+        container.ingestor.stop()
+        container.store.dispose()
+
+
+async def _serve_writer(container: Any, socket_path: str, ready: Any) -> None:
+    done = asyncio.Event()
+    connections = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        pending: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    document = await _read_frame(reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    break
+                if document.get("op") == "invalidate":
+                    container.ingestor.pipeline.updater.invalidate()
+                    continue
+                task = asyncio.create_task(_answer(container, document, writer))
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+            if pending:
+                await asyncio.wait(pending)
+        finally:
+            connections -= 1
+            writer.close()
+            if connections == 0:
+                done.set()  # the API process is gone: finish and exit
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, done.set)  # drain, then exit
+    parent = os.getppid()
+
+    async def watch_parent() -> None:
+        # A killed API process may leave its socket half-open: watch it directly.
+        while os.getppid() == parent:
+            await asyncio.sleep(0.5)
+        done.set()
+
+    watcher = asyncio.create_task(watch_parent())
+    server = await asyncio.start_unix_server(handle, path=socket_path)
+    ready.set()
+    async with server:
+        await done.wait()
+    watcher.cancel()
+
+
+async def _answer(container: Any, document: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+    request_id = document["id"]
+    try:
+        receipt = await container.ingestor.submit(decode_submission(document))
+        reply: dict[str, Any] = {"id": request_id, "receipt": asdict(receipt)}
+    except UnicoError as exc:
+        reply = {"id": request_id, "error": exc.code, "message": exc.message}
+    except Exception as exc:  # reported to the API process, which answers 503
+        log.exception("writer failed a submission")
+        reply = {"id": request_id, "error": "store_error", "message": str(exc)[:500]}
+    with contextlib.suppress(ConnectionError):
+        writer.write(_frame(reply))
+        await writer.drain()
+
+
+# -- the API process side ------------------------------------------------------------------
+
+
+class RemoteIngestor:
+    """The `Ingestor` API (``submit``, ``start``, ``stop``) backed by a writer process."""
+
+    def __init__(self, settings_json: str, *, timeout: float) -> None:
+        self.settings_json = settings_json
+        self.timeout = timeout
+        self._dir = tempfile.mkdtemp(prefix="unico-writer-")
+        self._socket = str(Path(self._dir) / "writer.sock")
+        self._process: BaseProcess | None = None
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._waiting: dict[int, asyncio.Future[Receipt]] = {}
+        self._next_id = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._connecting: asyncio.Lock | None = None
+        self._read_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the writer process (the connection opens with the first submission)."""
+        if self._process is None or not self._process.is_alive():
+            self._spawn()
+
+    def stop(self) -> None:
+        """Ask the writer to commit what it holds and exit (SIGTERM), and wait for it."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(timeout=60)
+            if self._process.is_alive():
+                self._process.kill()
+            self._process = None
+        with contextlib.suppress(OSError):
+            os.unlink(self._socket)
+            os.rmdir(self._dir)
+
+    def _spawn(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._socket)
+        context = multiprocessing.get_context("spawn")
+        ready = context.Event()
+        process = context.Process(
+            target=run_writer,
+            args=(self.settings_json, self._socket, ready),
+            name="unico-writer",
+            daemon=True,
+        )
+        process.start()
+        if not ready.wait(timeout=60):
+            process.terminate()
+            raise Overloaded("the writer process did not start; retry shortly")
+        self._process = process
+
+    async def _connection(self) -> asyncio.StreamWriter:
+        if self._writer is not None and not self._writer.is_closing():
+            return self._writer
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._writer is not None and not self._writer.is_closing():
+                return self._writer
+            self._loop = asyncio.get_running_loop()
+            if self._process is None or not self._process.is_alive():
+                await asyncio.to_thread(self._spawn)
+            self._reader, self._writer = await asyncio.open_unix_connection(self._socket)
+            self._read_task = asyncio.create_task(self._read_replies(self._reader))
+            return self._writer
+
+    async def _read_replies(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                document = await _read_frame(reader)
+                future = self._waiting.pop(document["id"], None)
+                if future is None or future.done():
+                    continue
+                if "receipt" in document:
+                    future.set_result(Receipt(**document["receipt"]))
+                elif document["error"] == "overloaded":
+                    future.set_exception(Overloaded(document["message"]))
+                else:
+                    future.set_exception(RuntimeError(document["message"]))
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            log.error("the writer process went away; it will be restarted")
+        finally:
+            if self._writer is not None:
+                self._writer.close()
+            self._writer = None
+            waiting, self._waiting = self._waiting, {}
+            for future in waiting.values():
+                if not future.done():
+                    future.set_exception(Overloaded("the writer restarted; retry shortly"))
+
+    async def submit(self, submission: Submission) -> Receipt:
+        """Send a submission to the writer process and wait until it is committed."""
+        writer = await self._connection()
+        self._next_id += 1
+        request_id = self._next_id
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        writer.write(encode_submission(request_id, submission))
+        try:
+            return await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            self._waiting.pop(request_id, None)
+            raise Overloaded("the store did not commit in time; retry shortly") from None
+
+    def invalidate(self) -> None:
+        """Tell the writer to drop its profile cache (callable from any thread)."""
+        loop = self._loop
+        if loop is None or self._writer is None:
+            return
+        writer = self._writer
+        loop.call_soon_threadsafe(lambda: writer.write(_frame({"op": "invalidate"})))
