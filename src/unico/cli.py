@@ -25,7 +25,8 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(db_app, name="db")
 
-console = Console()
+# soft_wrap: keys and curl lines must stay whole so they can be copied.
+console = Console(soft_wrap=True)
 
 Database = Annotated[
     str | None,

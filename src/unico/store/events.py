@@ -75,8 +75,8 @@ class SqlEventStore:
         self.bulk.executemany(
             conn,
             "INSERT INTO event (workspace_id, message_id, type, name, anonymous_id, user_id,"
-            " profile_id, timestamp, received_at, properties, traits, context, integrations)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?j, ?j, ?j, ?j)",
+            " group_id, previous_id, profile_id, timestamp, received_at, properties, traits,"
+            " context, integrations) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?j, ?j, ?j, ?j)",
             [
                 (
                     workspace_id,
@@ -85,6 +85,8 @@ class SqlEventStore:
                     e.name,
                     e.anonymous_id,
                     e.user_id,
+                    e.group_id,
+                    e.previous_id,
                     pid,
                     e.timestamp,
                     e.received_at,
@@ -149,11 +151,14 @@ class SqlEventStore:
                 "name": r.name,
                 "anonymous_id": r.anonymous_id,
                 "user_id": r.user_id,
+                "group_id": r.group_id,
+                "previous_id": r.previous_id,
                 "timestamp": r.timestamp,
                 "received_at": r.received_at,
                 "properties": r.properties,
                 "traits": r.traits,
                 "context": r.context,
+                "integrations": r.integrations,
             }
             for r in conn.execute(query)
         ]

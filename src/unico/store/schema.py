@@ -132,6 +132,9 @@ event = Table(
     Column("name", String(255)),
     Column("anonymous_id", String(255)),
     Column("user_id", String(255)),
+    #: group's groupId and alias's previousId
+    Column("group_id", String(255)),
+    Column("previous_id", String(255)),
     Column("profile_id", Id),
     Column("timestamp", BigInteger, nullable=False),
     Column("received_at", BigInteger, nullable=False),

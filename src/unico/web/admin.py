@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from unico.collect.models import ErrorResponse
 from unico.container import Container
@@ -122,7 +122,7 @@ def get_consent(ref: ProfileRef, who: Auth, c: Deps) -> dict[str, Any]:
 class WorkspacePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    consent_defaults: dict[str, bool] | None = None
+    consent_defaults: dict[str, StrictBool] | None = None
     timezone: str | None = Field(None, max_length=64)
     languages: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,35}$")]] | None = Field(
         None, max_length=50, description="BCP 47 language tags (en, it, pt-BR)."

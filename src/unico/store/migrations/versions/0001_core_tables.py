@@ -85,6 +85,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=True),
         sa.Column("anonymous_id", sa.String(length=255), nullable=True),
         sa.Column("user_id", sa.String(length=255), nullable=True),
+        sa.Column("group_id", sa.String(length=255), nullable=True),
+        sa.Column("previous_id", sa.String(length=255), nullable=True),
         sa.Column("profile_id", sa.String(length=64), nullable=True),
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
         sa.Column("received_at", sa.BigInteger(), nullable=False),
