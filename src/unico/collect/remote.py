@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -84,6 +85,9 @@ def run_writer(settings_json: str, socket_path: str, ready: Any) -> None:
     from unico.container import Container
     from unico.core.settings import Settings
 
+    # The writer keeps a large, long-lived cache of small objects: full collections would
+    # rescan it again and again. Collect the young generation less often instead.
+    gc.set_threshold(50_000, 50, 100)
     settings = Settings.model_validate_json(settings_json)
     container = Container.build(settings)
     container.ingestor.start()

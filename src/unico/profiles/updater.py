@@ -161,13 +161,12 @@ class _WorkingSet:
         self.touch(loser, now)
         self.touch(into, now)
         self.uids(into_id).update(self.uids(loser_id))
-        for key, pid in list(self.identities.items()):
+        # Loaded identities still name the loser: `owner` follows ``merged_into``. Links made
+        # earlier in this group and not written yet must follow now, since the store
+        # re-points only rows already in the table.
+        for key, pid in self.changes.identities.items():
             if pid == loser_id:
-                self.identities[key] = into_id
-                if key in self.changes.identities:
-                    # Linked earlier in this group and not written yet: the store re-points
-                    # only rows already in the table, so the pending link must follow too.
-                    self.changes.identities[key] = into_id
+                self.changes.identities[key] = into_id
         self.changes.merges.append(Merge(loser_id, into_id, now, reason, event.message_id))
 
 
