@@ -52,6 +52,8 @@ def _retryable(exc: BaseException) -> bool:
 
 
 def _event_payload(event: Event) -> str:
+    # In the writer process the context is cut to what profiles read; its text is whole.
+    context = orjson.Fragment(event.encoded["context"]) if event.encoded else event.context
     return orjson.dumps(
         {
             "type": event.type,
@@ -61,7 +63,7 @@ def _event_payload(event: Event) -> str:
             "event": event.name,
             "properties": event.properties,
             "traits": event.traits,
-            "context": event.context,
+            "context": context,
         },
         default=str,
     ).decode()

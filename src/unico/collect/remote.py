@@ -25,7 +25,7 @@ import os
 import signal
 import struct
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ import orjson
 from unico.collect.pipeline import Receipt, Submission
 from unico.collect.store import DeadLetter
 from unico.core.errors import Overloaded, UnicoError
-from unico.core.event import Event
+from unico.core.event import PROFILE_CONTEXT_KEYS, STORED_COLUMNS, Event
 
 log = logging.getLogger("unico.writer")
 
@@ -55,6 +55,14 @@ def _frame(document: Any) -> bytes:
     return _HEADER.pack(len(body)) + body
 
 
+def _for_writer(event: Event) -> Event:
+    """The event as the writer needs it: stored columns as ready JSON text, and of the
+    context only what profile building reads (the rest of it is often most of the bytes)."""
+    encoded = {name: orjson.dumps(getattr(event, name)).decode() for name in STORED_COLUMNS}
+    context = {k: event.context[k] for k in PROFILE_CONTEXT_KEYS if k in event.context}
+    return replace(event, context=context, integrations={}, encoded=encoded)
+
+
 def encode_submission(request_id: int, submission: Submission) -> bytes:
     return _frame(
         {
@@ -62,7 +70,8 @@ def encode_submission(request_id: int, submission: Submission) -> bytes:
             "op": "submit",
             "workspace_id": submission.workspace_id,
             "defaults": dict(submission.consent_defaults),
-            "events": submission.events,  # orjson encodes dataclasses natively
+            # orjson encodes dataclasses natively
+            "events": [_for_writer(e) for e in submission.events],
             "dead_letters": submission.dead_letters,
         }
     )

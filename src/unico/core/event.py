@@ -28,3 +28,12 @@ class Event:
     gpc: bool = False
     #: Where consent changes carried by this event come from ("event", "api", ...).
     source: str = "event"
+    #: The JSON text of the stored columns (properties, traits, context, integrations),
+    #: when it was made already: the API process makes it for the writer process, so the
+    #: writer neither decodes the whole context nor encodes any column again.
+    encoded: dict[str, str] | None = None
+
+
+#: The parts of ``context`` that profile building reads; the rest is only stored.
+PROFILE_CONTEXT_KEYS = ("consent", "sessionId", "externalIds")
+STORED_COLUMNS = ("properties", "traits", "context", "integrations")

@@ -29,11 +29,16 @@ class ProfileState:
     last_seen: EpochMs | None = None
     merged_into: str | None = None
     is_new: bool = False
-    dirty: bool = False
+    #: JSON columns changed since the last write (``traits``, ``computed``, ...): the store
+    #: rewrites only those, since encoding them is most of the cost of a profile write.
+    changed: set[str] = field(default_factory=set)
 
     @classmethod
     def new(cls, profile_id: str, now: EpochMs) -> ProfileState:
-        return cls(profile_id, {}, {}, {}, {}, {}, now, now, is_new=True, dirty=True)
+        return cls(profile_id, {}, {}, {}, {}, {}, now, now, is_new=True)
+
+
+JSON_COLUMNS = ("traits", "trait_times", "computed", "soft", "consent")
 
 
 @dataclass(slots=True)

@@ -30,7 +30,14 @@ from unico.profiles import consent as consent_rules
 from unico.profiles import features
 from unico.profiles.cache import ProfileCache
 from unico.profiles.identity import IdentityKey, event_keys, suppression_hash
-from unico.profiles.store import ConsentChange, Merge, ProfileChanges, ProfileState, ProfileStore
+from unico.profiles.store import (
+    JSON_COLUMNS,
+    ConsentChange,
+    Merge,
+    ProfileChanges,
+    ProfileState,
+    ProfileStore,
+)
 
 
 @dataclass(slots=True)
@@ -143,8 +150,8 @@ class _WorkingSet:
         if key[0] == "user_id":
             self.uids(pid).add(key[1])
 
-    def touch(self, state: ProfileState, now: EpochMs) -> None:
-        state.dirty = True
+    def touch(self, state: ProfileState, now: EpochMs, *columns: str) -> None:
+        state.changed.update(columns)
         state.updated_at = now
         self.changes.profiles[state.profile_id] = state
 
@@ -159,7 +166,7 @@ class _WorkingSet:
         into.last_seen = _max(into.last_seen, loser.last_seen)
         loser.merged_into = into_id
         self.touch(loser, now)
-        self.touch(into, now)
+        self.touch(into, now, *JSON_COLUMNS)
         self.uids(into_id).update(self.uids(loser_id))
         # Loaded identities still name the loser: `owner` follows ``merged_into``. Links made
         # earlier in this group and not written yet must follow now, since the store
@@ -275,7 +282,7 @@ class ProfileUpdater:
             if consent_rules.apply_change(
                 primary.consent, purpose, granted, event.timestamp, source
             ):
-                ws.touch(primary, now)
+                ws.touch(primary, now, "consent")
                 ws.changes.consent.append(
                     ConsentChange(
                         primary.profile_id,
@@ -289,7 +296,7 @@ class ProfileUpdater:
         if not profiled:
             return Outcome(primary.profile_id, profiled=False)
         self._update(primary, event, now)
-        ws.touch(primary, now)
+        ws.touch(primary, now, *_CHANGED_BY.get(event.type, ("computed",)))
         return Outcome(primary.profile_id, profiled=True)
 
     def _resolve(
@@ -363,6 +370,13 @@ class ProfileUpdater:
         features.apply_event(state.computed, state.last_seen, event, self.session_gap_ms)
         state.first_seen = _min(state.first_seen, event.timestamp)
         state.last_seen = _max(state.last_seen, event.timestamp)
+
+
+#: The JSON columns an event of a type changes (`ProfileUpdater._update`).
+_CHANGED_BY = {
+    "identify": ("computed", "traits", "trait_times"),
+    "group": ("computed", "traits", "trait_times"),
+}
 
 
 def _lookup_keys(event: Event, keys: list[IdentityKey]) -> list[IdentityKey]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Table, delete, select
 
 from unico.collect.store import AggregateKey, DeadLetter
-from unico.core.event import Event
+from unico.core.event import STORED_COLUMNS, Event
 from unico.core.types import EpochMs
 from unico.store.bulk import ROWS_PER_STATEMENT, Bulk, chunked, dumps
 from unico.store.engine import Store
@@ -90,10 +90,11 @@ class SqlEventStore:
                     pid,
                     e.timestamp,
                     e.received_at,
-                    dumps(e.properties),
-                    dumps(e.traits),
-                    dumps(e.context),
-                    dumps(e.integrations),
+                    *(
+                        (e.encoded[c] for c in STORED_COLUMNS)
+                        if e.encoded is not None
+                        else (dumps(getattr(e, c)) for c in STORED_COLUMNS)
+                    ),
                 )
                 for e, pid in rows
             ],

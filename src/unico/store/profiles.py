@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from unico.core.types import EpochMs
 from unico.profiles.identity import IdentityKey, parse_kind_value, suppression_hash
-from unico.profiles.store import ProfileChanges, ProfileState
+from unico.profiles.store import JSON_COLUMNS, ProfileChanges, ProfileState
 from unico.store.bulk import Bulk, chunked, dumps
 from unico.store.engine import Store
 from unico.store.schema import consent_log, identity, profile, profile_merge, suppression
@@ -156,6 +156,7 @@ class SqlProfileStore:
         return out
 
     def write(self, conn: Connection, workspace_id: str, changes: ProfileChanges) -> None:
+        states = list(changes.profiles.values())
         self.bulk.executemany(
             conn,
             "INSERT INTO profile (workspace_id, profile_id, traits, trait_times, computed, soft,"
@@ -171,22 +172,47 @@ class SqlProfileStore:
                 (
                     workspace_id,
                     s.profile_id,
-                    dumps(s.traits),
-                    dumps(s.trait_times),
-                    dumps(s.computed),
-                    dumps(s.soft),
-                    dumps(s.consent),
+                    *(dumps(getattr(s, c)) for c in JSON_COLUMNS),
                     s.created_at,
                     s.updated_at,
                     s.first_seen,
                     s.last_seen,
                     s.merged_into,
                 )
-                for s in changes.profiles.values()
+                for s in states
+                if s.is_new
             ],
         )
-        for state in changes.profiles.values():
+        # Existing profiles: only the JSON columns that changed are encoded and written.
+        by_columns: dict[tuple[str, ...], list[ProfileState]] = {}
+        for state in states:
+            if not state.is_new:
+                columns = tuple(c for c in JSON_COLUMNS if c in state.changed)
+                by_columns.setdefault(columns, []).append(state)
+        for columns, group in by_columns.items():
+            assignments = "".join(f"{c} = ?j, " for c in columns)
+            self.bulk.executemany(
+                conn,
+                f"UPDATE profile SET {assignments}created_at = ?, updated_at = ?,"
+                " first_seen = ?, last_seen = ?, merged_into = ?"
+                " WHERE workspace_id = ? AND profile_id = ?",
+                [
+                    (
+                        *(dumps(getattr(s, c)) for c in columns),
+                        s.created_at,
+                        s.updated_at,
+                        s.first_seen,
+                        s.last_seen,
+                        s.merged_into,
+                        workspace_id,
+                        s.profile_id,
+                    )
+                    for s in group
+                ],
+            )
+        for state in states:
             state.is_new = False
+            state.changed.clear()
         for merge in changes.merges:
             ws = profile.c.workspace_id == workspace_id
             conn.execute(
