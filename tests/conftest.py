@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,26 +37,33 @@ def _postgres_admin_url() -> str | None:
     return os.environ.get(POSTGRES_ENV) or None
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session, dropped afterwards."""
+@contextmanager
+def temporary_postgres_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database on ``UNICO_TEST_POSTGRES_URL``, dropped on exit. Skips when
+    the variable is unset; fails (never skips) when the server is unreachable."""
     admin = _postgres_admin_url()
     if admin is None:
         pytest.skip(f"{POSTGRES_ENV} is not set (make test sets it): PostgreSQL tests not run")
-    name = f"unico_test_{os.getpid()}_{secrets.token_hex(4)}"
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     engine = create_engine(admin, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:  # fail loudly: an unreachable store is a broken run
         pytest.fail(f"PostgreSQL at {admin} is unreachable: {exc}", pytrace=False)
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     try:
-        yield url
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
     finally:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this session, dropped afterwards."""
+    with temporary_postgres_database("unico_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

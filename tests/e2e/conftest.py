@@ -28,9 +28,9 @@ def clean_env() -> dict[str, str]:
     return env
 
 
-def unico(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run the ``unico`` command and return its result (it must succeed)."""
-    result = subprocess.run(
+def run_unico(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the ``unico`` command as a user would and return its result, whatever it is."""
+    return subprocess.run(
         [UNICO, *args],
         capture_output=True,
         text=True,
@@ -39,6 +39,11 @@ def unico(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+
+
+def unico(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the ``unico`` command and return its result (it must succeed)."""
+    result = run_unico(*args, cwd=cwd)
     assert result.returncode == 0, f"unico {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import UNICO, clean_env, unico
+from tests.e2e.conftest import run_unico, unico
 from unico.container import Container
 from unico.core.settings import load_settings
 
@@ -80,26 +79,10 @@ def test_without_json_the_keys_are_printed_for_people(tmp_path: Path) -> None:
 
 def test_a_bad_name_or_database_exits_with_a_message(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bad.db'}"
-    blank = subprocess.run(
-        [UNICO, "workspace", "create", "   ", "--json", "--database", url],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    blank = run_unico("workspace", "create", "   ", "--json", "--database", url, cwd=tmp_path)
     assert blank.returncode == 2
     assert "1 to 200 characters" in blank.stdout + blank.stderr
-    wrong = subprocess.run(
-        [UNICO, "workspace", "create", "x", "--database", "mysql://nope"],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    wrong = run_unico("workspace", "create", "x", "--database", "mysql://nope", cwd=tmp_path)
     assert wrong.returncode == 2
     assert "database_url" in (wrong.stdout + wrong.stderr).lower()
 
@@ -111,15 +94,7 @@ def test_commands_never_print_the_database_password(
     url = "postgresql+psycopg://unico:s3cret-pw@127.0.0.1:1/unico"
     for args in (["workspace", "create", "x"], ["serve", "--port", "1"]):
         with subtests.test(command=args[0]):
-            result = subprocess.run(
-                [UNICO, *args, "--database", url],
-                capture_output=True,
-                text=True,
-                env=clean_env(),
-                cwd=tmp_path,
-                timeout=60,
-                check=False,
-            )
+            result = run_unico(*args, "--database", url, cwd=tmp_path)
             output = result.stdout + result.stderr
             assert result.returncode != 0
             assert "127.0.0.1:1" in output  # it does say which store
