@@ -24,6 +24,8 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(db_app, name="db")
+# -- decide context commands --
+# -- segments context commands --
 
 # soft_wrap: keys and curl lines must stay whole so they can be copied.
 console = Console(soft_wrap=True)

@@ -32,6 +32,11 @@ class Container:
     ingestor: Ingestor | RemoteIngestor
     events: SqlEventStore
     limits: Limits
+    #: The ingest pipeline of this process's writer thread (None with a writer process:
+    #: that process builds its own container, listeners included).
+    pipeline: IngestPipeline | None = None
+    # -- decide context fields (catalog, recommend, decide) --
+    # -- segments context fields --
 
     @classmethod
     def build(
@@ -64,6 +69,7 @@ class Container:
             profile_store, session_gap_ms=settings.session_gap_minutes * 60_000, cache=cache
         )
         ingestor: Ingestor | RemoteIngestor
+        pipeline: IngestPipeline | None = None
         if writer_process:
             # The API process migrates; the writer must not race it.
             writer_settings = settings.model_copy(update={"auto_migrate": False})
@@ -72,9 +78,10 @@ class Container:
             )
             ingestor, on_erase = remote, remote.invalidate
         else:
+            pipeline = IngestPipeline(event_store, updater)
             ingestor = Ingestor(
                 store,
-                IngestPipeline(event_store, updater),
+                pipeline,
                 clock,
                 group_events=settings.ingest_group_events,
                 queue_events=settings.ingest_queue_events,
@@ -96,14 +103,23 @@ class Container:
             max_string_chars=settings.max_string_chars,
             max_key_chars=settings.max_key_chars,
         )
-        return cls(settings, clock, store, workspaces, profiles, ingestor, event_store, limits)
+        container = cls(
+            settings, clock, store, workspaces, profiles, ingestor, event_store, limits, pipeline
+        )
+        # -- decide context wiring --
+        # -- segments context wiring --
+        return container
 
     def start(self) -> None:
         """Migrate (if enabled) and start the ingest writer."""
         if self.settings.auto_migrate:
             self.store.upgrade()
         self.ingestor.start()
+        # -- decide context start --
+        # -- segments context start --
 
     def stop(self) -> None:
+        # -- decide context stop --
+        # -- segments context stop --
         self.ingestor.stop()
         self.store.dispose()

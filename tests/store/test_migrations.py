@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from unico.store.engine import Store
-from unico.store.schema import metadata
+from unico.store.tables import metadata
 
 
 def test_migrations_match_the_schema(fresh_url: str) -> None:

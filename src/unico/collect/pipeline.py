@@ -4,14 +4,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import Connection
 
 from unico.collect.store import AggregateKey, DeadLetter, EventStore
 from unico.core.event import Event
 from unico.core.types import EpochMs
+from unico.profiles.store import ConsentChange, Merge, ProfileState
 from unico.profiles.updater import ProfileUpdater
 
 DAY_MS = 86_400_000
@@ -40,6 +42,40 @@ class Receipt:
     anonymous: int = 0
 
 
+@dataclass(slots=True)
+class ProfiledGroup:
+    """What one workspace's part of an ingest group did to profiles, for listeners.
+
+    ``events`` are the stored (profiled) events in arrival order with the surviving profile
+    id of each; ``profiles`` every profile state the group touched, after the group (merged
+    losers included, with ``merged_into`` set); ``merges`` and ``consent`` the merges and
+    consent changes it made.
+    """
+
+    workspace_id: str
+    events: list[tuple[Event, str]]
+    profiles: Mapping[str, ProfileState]
+    merges: list[Merge] = field(default_factory=list)
+    consent: list[ConsentChange] = field(default_factory=list)
+    now: EpochMs = 0
+
+
+class EventListener(Protocol):
+    """Another context reacting to ingested events inside the ingest transaction, so that
+    what it derives (windowed counters, memberships, item co-occurrence...) commits or rolls
+    back with the events themselves. Listeners run in the writer (thread or process): they
+    must be quick and must not call back into the ingestor.
+
+    >>> # class ItemInteractions:
+    >>> #     def on_events(self, conn, group): ...   # write rows with conn
+    """
+
+    def on_events(self, conn: Connection, group: ProfiledGroup) -> None: ...
+
+    def rollback(self) -> None:
+        """The transaction around the last `on_events` calls failed: drop cached state."""
+
+
 def day_of(ms: EpochMs) -> int:
     """Days since the epoch (UTC) — the aggregate bucket."""
     return ms // DAY_MS
@@ -48,13 +84,22 @@ def day_of(ms: EpochMs) -> int:
 class IngestPipeline:
     """Processes submissions inside a write transaction the caller opened."""
 
-    def __init__(self, events: EventStore, updater: ProfileUpdater) -> None:
+    def __init__(
+        self,
+        events: EventStore,
+        updater: ProfileUpdater,
+        listeners: Sequence[EventListener] = (),
+    ) -> None:
         self.events = events
         self.updater = updater
+        #: Other contexts' listeners; the container appends to it while wiring.
+        self.listeners = list(listeners)
 
     def rollback(self) -> None:
         """The transaction around `process` failed: drop state that assumed it committed."""
         self.updater.rollback()
+        for listener in self.listeners:
+            listener.rollback()
 
     def process(
         self, conn: Connection, submissions: list[Submission], now: EpochMs
@@ -99,7 +144,7 @@ class IngestPipeline:
         if not todo:
             return
         defaults = submissions[indexes[0]].consent_defaults
-        outcomes, _ = self.updater.apply(conn, workspace_id, defaults, todo, now)
+        outcomes, changes = self.updater.apply(conn, workspace_id, defaults, todo, now)
         stored: list[tuple[Event, str]] = []
         counts: Counter[AggregateKey] = Counter()
         for event, outcome in zip(todo, outcomes, strict=True):
@@ -115,3 +160,9 @@ class IngestPipeline:
             counts[(day_of(event.timestamp), event.type, event.name or "", outcome.profiled)] += 1
         self.events.insert_events(conn, workspace_id, stored)
         self.events.bump_aggregates(conn, workspace_id, counts)
+        if self.listeners and changes.profiles:
+            group = ProfiledGroup(
+                workspace_id, stored, changes.profiles, changes.merges, changes.consent, now
+            )
+            for listener in self.listeners:
+                listener.on_events(conn, group)

@@ -19,6 +19,11 @@ from unico.store.engine import Store
 
 MAX_PAGE = 500
 
+#: Erases what another context derived from people: called inside the erasure's write
+#: transaction with the workspace and the profile ids being erased (the surviving profile
+#: and every profile merged into it); returns rows deleted per table.
+Eraser = Callable[[Any, str, list[str]], dict[str, int]]
+
 
 @dataclass(frozen=True, slots=True)
 class ProfileFilter:
@@ -49,6 +54,8 @@ class ProfileService:
         on_erase: Callable[[], None] | None = None,
     ) -> None:
         self.on_erase = on_erase
+        #: Other contexts' erasers; the container appends to it while wiring.
+        self.erasers: list[Eraser] = []
         self.store = store
         self.profiles = profiles
         self.events = events
@@ -137,6 +144,8 @@ class ProfileService:
             anonymous = [v for k, v in keys if k == "anonymous_id"]
             users = [v for k, v in keys if k == "user_id"]
             counts = self.events.erase(conn, workspace_id, ids, anonymous, users)
+            for eraser in self.erasers:
+                counts.update(eraser(conn, workspace_id, ids))
             counts.update(self.profiles.erase(conn, workspace_id, ids, self.clock.now_ms()))
         if self.on_erase is not None:
             self.on_erase()  # the ingest writer's cache must not keep the erased states

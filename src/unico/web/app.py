@@ -49,6 +49,8 @@ def create_app(container: Container, *, manage: bool = True) -> FastAPI:
 
     app.include_router(collect.router)
     app.include_router(admin.router)
+    # -- decide context routers --
+    # -- segments context routers --
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

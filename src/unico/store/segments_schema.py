@@ -1,0 +1,7 @@
+"""Tables of the segments context (same conventions as `schema`)."""
+
+from __future__ import annotations
+
+from unico.store.schema import metadata
+
+__all__ = ["metadata"]

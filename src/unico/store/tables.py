@@ -1,0 +1,8 @@
+"""Every context's tables on one `MetaData`: what Alembic and the schema test compare."""
+
+from __future__ import annotations
+
+from unico.store import decide_schema, segments_schema
+from unico.store.schema import metadata
+
+__all__ = ["decide_schema", "metadata", "segments_schema"]
