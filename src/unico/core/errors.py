@@ -12,15 +12,31 @@ class UnicoError(Exception):
     status: int = 400
     code: str = "bad_request"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        #: Extra keys for the error object (a syntax error's ``line``, ``column``, ``hint``).
+        self.details = details or {}
         if code is not None:
             self.code = code
 
-    def to_dict(self) -> dict[str, dict[str, str | None]]:
-        return {"error": {"code": self.code, "message": self.message, "field": self.field}}
+    def to_dict(self) -> dict[str, dict[str, object]]:
+        return {
+            "error": {
+                **self.details,
+                "code": self.code,
+                "message": self.message,
+                "field": self.field,
+            }
+        }
 
 
 class InvalidInput(UnicoError):
@@ -31,6 +47,13 @@ class InvalidInput(UnicoError):
 class InvalidJSON(UnicoError):
     status = 400
     code = "invalid_json"
+
+
+class Unprocessable(UnicoError):
+    """Well-formed input that cannot be used: a condition with a syntax or type error."""
+
+    status = 422
+    code = "unprocessable"
 
 
 class PayloadTooLarge(UnicoError):

@@ -40,7 +40,8 @@ def install(app: FastAPI) -> None:
         headers = {"Retry-After": "1"} if exc.status == 503 else None
         if exc.status == 401:
             headers = {"WWW-Authenticate": 'Basic realm="unico"'}
-        return error_response(exc.status, exc.code, exc.message, exc.field, headers)
+        body = orjson.dumps(exc.to_dict())
+        return Response(body, exc.status, media_type="application/json", headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
