@@ -9,7 +9,7 @@ UNICO_PORT ?= 8000
 UNICO_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export UNICO_TEST_POSTGRES_URL
 
-.PHONY: install run test lint format typecheck bench clean
+.PHONY: install run test lint format typecheck bench clean movielens
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,18 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-test: lint
+# The browser tests drive Debian's Chromium (tests/e2e/test_browser.py fails without it).
+/usr/bin/chromium:
+	$(if $(filter 0,$(shell id -u)),,sudo) sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'
+
+# MovieLens-100k for the recommenders' offline evaluation (read from the wheel, never installed).
+MOVIELENS := .unico/data/recbole-1.2.1-py3-none-any.whl
+$(MOVIELENS): | $(BIN)/python
+	$(BIN)/python -m pip download --quiet --no-deps recbole==1.2.1 -d .unico/data
+
+movielens: $(MOVIELENS)
+
+test: lint /usr/bin/chromium $(MOVIELENS)
 	$(BIN)/pytest
 
 bench: install

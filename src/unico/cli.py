@@ -12,10 +12,14 @@ from rich.table import Table
 from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
+from unico.catalog.cli import catalog_app
 from unico.container import Container
 from unico.core.clock import to_iso
 from unico.core.errors import ConfigurationError, UnicoError
 from unico.core.settings import Settings, load_settings
+from unico.decide.cli import models_app, placements_app
+from unico.recommend.cli import eval_app
+from unico.segments.cli import segments_app
 
 app = typer.Typer(help="Unico: real-time, one-to-one personalization.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces (tenants) and their keys.", no_args_is_help=True)
@@ -25,7 +29,12 @@ app.add_typer(workspace_app, name="workspace")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(db_app, name="db")
 # -- decide context commands --
+app.add_typer(placements_app, name="placements")
+app.add_typer(models_app, name="models")
+app.add_typer(eval_app, name="eval")
+app.add_typer(catalog_app, name="catalog")
 # -- segments context commands --
+app.add_typer(segments_app, name="segments")
 
 # soft_wrap: keys and curl lines must stay whole so they can be copied.
 console = Console(soft_wrap=True)

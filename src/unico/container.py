@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from unico.catalog.interactions import InteractionListener, InteractionStore
+from unico.catalog.service import CatalogService
 from unico.collect.ingest import Ingestor
 from unico.collect.pipeline import IngestPipeline
 from unico.collect.remote import RemoteIngestor
 from unico.collect.validation import Limits
 from unico.core.clock import Clock, SystemClock
 from unico.core.settings import Settings
+from unico.decide.models import ModelRegistry
+from unico.decide.placements import PlacementService
+from unico.decide.service import DecisionService
+from unico.decide.wiring import wire_decisions
 from unico.profiles.cache import ProfileCache
 from unico.profiles.service import ProfileService
 from unico.profiles.updater import ProfileUpdater
+from unico.segments.service import SegmentService
+from unico.segments.sweeper import Sweeper
+from unico.segments.wiring import wire_segments
+from unico.store.catalog import SqlCatalogStore
 from unico.store.engine import Store
 from unico.store.events import SqlEventStore
 from unico.store.profiles import SqlProfileStore
@@ -36,7 +46,21 @@ class Container:
     #: that process builds its own container, listeners included).
     pipeline: IngestPipeline | None = None
     # -- decide context fields (catalog, recommend, decide) --
+    #: Items and cached catalog snapshots.
+    catalog: CatalogService = field(init=False)
+    #: Item interactions (views, clicks, carts, purchases) for recommenders and decisions.
+    interactions: InteractionStore = field(init=False)
+    #: Placements (named slots with strategy, rules, default) of each workspace.
+    placements: PlacementService = field(init=False)
+    #: Fitted recommenders per workspace, trained and tailed in the background.
+    models: ModelRegistry = field(init=False)
+    #: ``/v1/decide``: decisions, their log and outcomes.
+    decisions: DecisionService = field(init=False)
     # -- segments context fields --
+    #: Segments: definitions, memberships (``is_member``, ``memberships``), static lists.
+    segments: SegmentService = field(init=False)
+    #: Re-evaluates people when a window expires or a relative date passes.
+    segment_sweeper: Sweeper = field(init=False)
 
     @classmethod
     def build(
@@ -107,7 +131,15 @@ class Container:
             settings, clock, store, workspaces, profiles, ingestor, event_store, limits, pipeline
         )
         # -- decide context wiring --
+        catalog_store = SqlCatalogStore(store)
+        container.catalog = CatalogService(store, catalog_store, clock)
+        container.interactions = InteractionStore(store, catalog_store, container.catalog)
+        if pipeline is not None:
+            pipeline.listeners.append(InteractionListener(catalog_store, container.catalog))
+        profiles.erasers.append(container.interactions.erase)
+        wire_decisions(container, settings, store, profile_store, pipeline)
         # -- segments context wiring --
+        wire_segments(container, settings, profile_store, event_store, pipeline, consent_defaults)
         return container
 
     def start(self) -> None:
@@ -116,10 +148,16 @@ class Container:
             self.store.upgrade()
         self.ingestor.start()
         # -- decide context start --
+        self.decisions.log.start()
+        self.models.start()
         # -- segments context start --
+        self.segment_sweeper.start()
 
     def stop(self) -> None:
         # -- decide context stop --
+        self.models.stop()
+        self.decisions.log.stop()
         # -- segments context stop --
+        self.segment_sweeper.stop()
         self.ingestor.stop()
         self.store.dispose()

@@ -6,6 +6,7 @@ from unico.collect.ingest import Ingestor
 from unico.collect.pipeline import Submission
 from unico.collect.validation import validate_event
 from unico.container import Container
+from unico.demo_shop import seed_demo_shop
 
 DEMO_NAME = "Demo shop"
 
@@ -40,7 +41,8 @@ def _demo_events(container: Container) -> list[dict[str, object]]:
 
 
 def ensure_demo_workspace(container: Container) -> dict[str, str]:
-    """Find or create the demo workspace, give it fresh keys, and seed one sample person."""
+    """Find or create the demo workspace, give it fresh keys, and seed one sample person and
+    the demo shop's catalogue and placements (``/demo``)."""
     existing = [w for w in container.workspaces.list() if w.name == DEMO_NAME]
     if existing:
         workspace_id = existing[0].workspace_id
@@ -69,4 +71,5 @@ def ensure_demo_workspace(container: Container) -> dict[str, str]:
         ingestor.start()
         ingestor.submit_sync(Submission(workspace_id, defaults, events, []))
         ingestor.stop()
+    seed_demo_shop(container, workspace_id)
     return {"workspace_id": workspace_id, "write_key": write_key, "secret_key": secret_key}

@@ -61,6 +61,60 @@ class Settings(BaseSettings):
         30.0, ge=0, description="How long a resolved API key is cached (revocation delay)."
     )
     recent_events: int = Field(20, ge=0, le=500, description="Events shown on a profile.")
+    # -- decide context settings --
+    catalog_max_body_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="Largest accepted catalog upload (POST /v1/catalog/items and /import).",
+    )
+    decide_train_minutes: float = Field(
+        10.0,
+        ge=0,
+        description="Retrain a workspace's models this often when it has new "
+        "interactions (0: only on demand).",
+    )
+    decide_tail_ms: int = Field(
+        200, ge=0, description="How often real-time models learn new interactions (0: never)."
+    )
+    decide_epsilon: float = Field(
+        0.05, ge=0, le=1, description="Default exploration rate of a placement (per slot)."
+    )
+    decide_seed: int = Field(0, description="Seed of the exploration's random choices.")
+    decide_max_placements: int = Field(
+        10, ge=1, le=100, description="Most placements one /v1/decide call may ask for."
+    )
+    decide_max_body_bytes: int = Field(
+        16 * 1024, ge=1024, description="Largest accepted /v1/decide body."
+    )
+    decide_history: int = Field(
+        50, ge=0, le=1000, description="Recent interactions of a person a decision uses."
+    )
+    decide_trending_half_life_days: float = Field(
+        3.0, gt=0, description="Half-life of interactions in the trending strategy."
+    )
+    decide_placement_cache_seconds: float = Field(
+        2.0,
+        ge=0,
+        description="How long placements are served from memory before a version "
+        "check (changes made by this process show at once).",
+    )
+
+    # -- segments context settings --
+    segment_sweep_seconds: float = Field(
+        5.0, gt=0, description="Longest the segment sweeper waits before looking for due checks."
+    )
+    segment_window_points: int = Field(
+        1000,
+        ge=10,
+        description="Events kept exactly per windowed aggregate and person; older ones are "
+        "bucketed by minute, hour, day.",
+    )
+    segment_upload_max_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Largest static list upload (CSV)."
+    )
+    segment_upload_max_rows: int = Field(
+        1_000_000, ge=1, description="Most identities in one static list upload."
+    )
 
     @field_validator("database_url")
     @classmethod

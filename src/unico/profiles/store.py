@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -82,6 +82,12 @@ class ProfileStore(Protocol):
     def find_identities(
         self, conn: Connection, workspace_id: str, keys: Iterable[IdentityKey]
     ) -> dict[IdentityKey, str]: ...
+
+    def consent_of(
+        self, conn: Connection, workspace_id: str, keys: Sequence[IdentityKey]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The profile of the first of ``keys`` that is known, followed through merges, and
+        its consent state; None when no key is known. One cheap read for decisions."""
 
     def load_profiles(
         self, conn: Connection, workspace_id: str, profile_ids: Iterable[str], *, lock: bool

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -67,6 +68,28 @@ def _values(state: ProfileState) -> dict[str, Any]:
         "last_seen": state.last_seen,
         "merged_into": state.merged_into,
     }
+
+
+#: Merge chains are short (the updater repoints losers); this bounds a corrupt one.
+MAX_MERGE_HOPS = 5
+_CONSENT_BY_IDENTITY = (
+    "SELECT p.profile_id, p.merged_into, p.consent FROM identity i JOIN profile p"
+    " ON p.workspace_id = i.workspace_id AND p.profile_id = i.profile_id"
+    " WHERE i.workspace_id = ? AND i.kind = ? AND i.value = ?"
+)
+_CONSENT_BY_PROFILE = (
+    "SELECT profile_id, merged_into, consent FROM profile WHERE workspace_id = ? AND profile_id = ?"
+)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A JSON column read through the DBAPI: text on SQLite, decoded already by psycopg."""
+    if value is None:
+        return {}
+    if isinstance(value, str | bytes):
+        decoded: dict[str, Any] = orjson.loads(value)
+        return decoded
+    return dict(value)
 
 
 def _lock_id(workspace_id: str, key: IdentityKey) -> int:
@@ -267,7 +290,6 @@ class SqlProfileStore:
                     for c in changes.consent
                 ],
             )
-        changes.profiles.clear()
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -293,6 +315,27 @@ class SqlProfileStore:
         if row is None:
             return None
         return str(row.merged_into or row.profile_id)
+
+    def consent_of(
+        self, conn: Connection, workspace_id: str, keys: Sequence[IdentityKey]
+    ) -> tuple[str, dict[str, Any]] | None:
+        # The decide hot path: raw DBAPI and one joined read (SQLAlchemy's per-statement
+        # overhead and decoding every JSON column of the profile cost more than the lookup).
+        for kind, value in keys:
+            rows = self.bulk.query(conn, _CONSENT_BY_IDENTITY, [workspace_id, kind, value])
+            if rows:
+                break
+        else:
+            return None
+        for _ in range(MAX_MERGE_HOPS):
+            pid, merged_into, consent = rows[0]
+            if merged_into is None:
+                break
+            found = self.bulk.query(conn, _CONSENT_BY_PROFILE, [workspace_id, merged_into])
+            if not found:
+                break
+            rows = found
+        return str(pid), _json(consent)
 
     def get(self, conn: Connection, workspace_id: str, profile_id: str) -> ProfileState | None:
         return self.load_profiles(conn, workspace_id, [profile_id], lock=False).get(profile_id)

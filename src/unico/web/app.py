@@ -16,7 +16,8 @@ from starlette.responses import Response
 from unico import __version__
 from unico.collect.models import TYPE_MODELS, BatchRequest, ConsentRequest
 from unico.container import Container
-from unico.web import admin, collect, errors
+from unico.web import admin, catalog, collect, decide, errors, sdk, segments
+from unico.web.cors import WriteKeyCors
 
 _HEALTH = b'{"status":"ok"}'
 
@@ -50,7 +51,12 @@ def create_app(container: Container, *, manage: bool = True) -> FastAPI:
     app.include_router(collect.router)
     app.include_router(admin.router)
     # -- decide context routers --
+    app.include_router(catalog.router)
+    app.include_router(sdk.router)
+    app.add_middleware(WriteKeyCors)
+    app.include_router(decide.router)
     # -- segments context routers --
+    app.include_router(segments.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

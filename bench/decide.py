@@ -1,0 +1,301 @@
+"""``/v1/decide`` benchmark: decisions/s and latency for known profiles, next to ``/health``.
+
+Builds a shop (``--items`` products in 50 categories, ``--profiles`` people with a few
+interactions each, sent through ``/v1/batch``), three placements (ALS with a popular
+default, item-to-item on the page's item, popular with diversity rules), trains the
+models through the API (ALS time and server memory before and after), then measures from a
+load generator in another process: ``/v1/decide`` for random known people with 3
+placements at a paced ``--rate`` and at saturation, and ``/health`` the same ways.
+
+    .venv/bin/python bench/decide.py --profiles 2000 --items 500 --seconds 5   # smoke
+    .venv/bin/python bench/decide.py                                            # full size
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import multiprocessing as mp
+import random
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from harness import (
+    Server,
+    Workspace,
+    create_workspace,
+    fresh_database,
+    percentile,
+    rss_mib,
+)
+from rawhttp import ERRORS, Pool, request_bytes
+
+PLACEMENTS = [
+    {"name": "home_for_you", "strategy": "als", "size": 8, "default": {"strategy": "popular"}},
+    {"name": "pdp_also_like", "strategy": "also_viewed", "size": 6},
+    {
+        "name": "home_popular",
+        "strategy": "popular",
+        "size": 8,
+        "rules": {"in_stock": True, "diversity": {"max_per_category": 2}},
+    },
+]
+EVENTS = ("Product Viewed", "Product Viewed", "Product Viewed", "Product Added", "Order Completed")
+
+
+def _basic(key: str) -> str:
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+# -- the shop ----------------------------------------------------------------------------------
+
+
+def _items(n: int, rng: random.Random) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"sku-{i}",
+            "title": f"Item {i}",
+            "category": [f"Dept {i % 10}", f"Cat {i % 50}"],
+            "brand": f"Brand {i % 40}",
+            "price": round(rng.uniform(5, 300), 2),
+            "in_stock": rng.random() > 0.05,
+        }
+        for i in range(n)
+    ]
+
+
+def _event(user: str, item: str, rng: random.Random) -> dict[str, Any]:
+    name = rng.choice(EVENTS)
+    props: dict[str, Any] = {"product_id": item}
+    if name == "Order Completed":
+        props = {"order_id": f"o-{rng.getrandbits(40)}", "products": [{"product_id": item}]}
+    return {"type": "track", "userId": user, "event": name, "properties": props}
+
+
+def seed(
+    base: str, ws: Workspace, profiles: int, items: int, per_person: int, rng: random.Random
+) -> dict[str, float]:
+    """Catalog, interactions and placements through the API; seconds each took."""
+    admin = {"Authorization": f"Bearer {ws.secret_key}"}
+    timings: dict[str, float] = {}
+    with httpx.Client(base_url=base, timeout=120) as client:
+        started = time.monotonic()
+        catalog = _items(items, rng)
+        for k in range(0, items, 1000):
+            client.post(
+                "/v1/catalog/items", json=catalog[k : k + 1000], headers=admin
+            ).raise_for_status()
+        timings["catalog_s"] = time.monotonic() - started
+        started = time.monotonic()
+        # Popularity is skewed (a few items get most interactions), as in real shops.
+        weights = [1 / (i + 1) ** 0.8 for i in range(items)]
+        batch: list[dict[str, Any]] = []
+        for p in range(profiles):
+            for item in rng.choices(range(items), weights, k=per_person):
+                batch.append(_event(f"u{p}", f"sku-{item}", rng))
+            if len(batch) >= 1000 or p == profiles - 1:
+                r = client.post(
+                    "/v1/batch",
+                    json={"batch": batch},
+                    headers={"authorization": _basic(ws.write_key)},
+                )
+                r.raise_for_status()
+                batch = []
+        timings["events_s"] = time.monotonic() - started
+        for spec in PLACEMENTS:
+            client.put(
+                f"/v1/placements/{spec['name']}", json=spec, headers=admin
+            ).raise_for_status()
+    return timings
+
+
+def train(base: str, ws: Workspace, timeout: float = 1800) -> dict[str, Any]:
+    """Train through the API and wait for the run to finish."""
+    admin = {"Authorization": f"Bearer {ws.secret_key}"}
+    with httpx.Client(base_url=base, timeout=60) as client:
+        client.post("/v1/models/train", headers=admin).raise_for_status()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = client.get("/v1/models", headers=admin).json()
+            if not status["training"] and all(m["trained_at"] for m in status["models"]):
+                return dict(status)
+            time.sleep(0.5)
+    raise RuntimeError("training did not finish")
+
+
+# -- the load generator (its own process) --------------------------------------------------------
+
+
+async def _run(
+    base: str, requests: list[bytes], rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    host, port = base.removeprefix("http://").split(":")
+    pool = Pool(host, int(port), connections)
+    latencies: list[float] = []
+    statuses: Counter[str] = Counter()
+    n = 0
+
+    async def one(raw: bytes, since: float) -> None:
+        try:
+            status, _ = await pool.roundtrip(raw)
+        except ERRORS as exc:
+            statuses[type(exc).__name__] += 1
+            return
+        statuses[str(status)] += 1
+        latencies.append((time.monotonic() - since) * 1000)
+
+    begin = time.monotonic()
+    end = begin + seconds
+    if rate:  # open loop: latency counts from the scheduled time
+        tasks: set[asyncio.Task[None]] = set()
+        while (due := begin + n / rate) < end:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            task = asyncio.ensure_future(one(requests[n % len(requests)], due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            n += 1
+        await asyncio.gather(*tasks)
+    else:
+
+        async def sender(k: int) -> None:
+            sent = k
+            while (now := time.monotonic()) < end:
+                await one(requests[sent % len(requests)], now)
+                sent += connections
+
+        await asyncio.gather(*(sender(k) for k in range(connections)))
+    wall = time.monotonic() - begin
+    pool.close()
+    return {
+        "requests": len(latencies),
+        "per_s": len(latencies) / wall,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "max_ms": max(latencies, default=None),
+        "statuses": dict(statuses),
+    }
+
+
+def _load(args: tuple[str, list[bytes], float, float, int], out: Any) -> None:
+    try:
+        out.put(asyncio.run(_run(*args)))
+    except BaseException as exc:  # tell the parent instead of leaving it waiting
+        out.put({"error": repr(exc)})
+        raise
+
+
+def measure(
+    base: str, requests: list[bytes], rate: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=_load, args=((base, requests, rate, seconds, connections), out))
+    proc.start()
+    result: dict[str, Any] = out.get(timeout=seconds + 120)
+    proc.join()
+    return result
+
+
+def decide_requests(
+    base: str, ws: Workspace, profiles: int, items: int, rng: random.Random, n: int = 2000
+) -> list[bytes]:
+    host = base.removeprefix("http://")
+    headers = {"content-type": "application/json", "authorization": _basic(ws.write_key)}
+    out = []
+    for _ in range(n):
+        body = {
+            "userId": f"u{rng.randrange(profiles)}",
+            "context": {"channel": "web", "item": f"sku-{rng.randrange(items)}"},
+            "placements": [p["name"] for p in PLACEMENTS],
+        }
+        out.append(request_bytes("POST", "/v1/decide", host, headers, orjson.dumps(body)))
+    return out
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    result: dict[str, Any] = {"args": vars(args)}
+    with fresh_database(args.database) as url, tempfile.TemporaryDirectory() as tmp:
+        ws = create_workspace(url)
+        server = Server(url, workers=1, log_path=Path(tmp) / "server.log")
+        try:
+            server.wait_healthy()
+            result["seed"] = seed(
+                server.base_url, ws, args.profiles, args.items, args.per_person, rng
+            )
+            result["rss_before_training_mib"] = rss_mib(server.pids())
+            status = train(server.base_url, ws)
+            result["models"] = status["models"]
+            result["rss_after_training_mib"] = rss_mib(server.pids())
+            result["rss_peak_mib"] = rss_mib(server.pids(), "VmHWM")
+            decide_raw = decide_requests(server.base_url, ws, args.profiles, args.items, rng)
+            host = server.base_url.removeprefix("http://")
+            health_raw = [request_bytes("GET", "/health", host, {}, b"")]
+            measure(
+                server.base_url, decide_raw, 0, min(3.0, args.seconds), args.connections
+            )  # warm up
+            for name, raw in (("health", health_raw), ("decide", decide_raw)):
+                result[f"{name}_paced"] = measure(
+                    server.base_url, raw, args.rate, args.seconds, args.connections
+                )
+                result[f"{name}_saturated"] = measure(
+                    server.base_url, raw, 0, args.seconds, args.connections
+                )
+            result["rss_after_load_mib"] = rss_mib(server.pids())
+        finally:
+            server.stop()
+    return result
+
+
+def report(result: dict[str, Any]) -> None:
+    print(f"seed: {result['seed']}")
+    for m in result["models"]:
+        print(
+            f"model {m['name']:<12} rows {m['rows']:>9} users {m['users']:>7} "
+            f"items {m['items']:>6} "
+            f"{m['duration_ms']:>9.1f} ms  {m['error'] or ''}"
+        )
+    print(
+        f"server RSS MiB: before training {result['rss_before_training_mib']:.0f}, after "
+        f"{result['rss_after_training_mib']:.0f}, peak {result['rss_peak_mib']:.0f}, "
+        f"after load {result['rss_after_load_mib']:.0f}"
+    )
+    for key in ("health_paced", "decide_paced", "health_saturated", "decide_saturated"):
+        r = result[key]
+        print(
+            f"{key:<18} {r['per_s']:>8.0f}/s  p50 {r['p50_ms'] or 0:>6.2f} ms  p99 "
+            f"{r['p99_ms'] or 0:>6.2f} ms  statuses {r['statuses']}"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    p.add_argument("--profiles", type=int, default=100_000)
+    p.add_argument("--items", type=int, default=10_000)
+    p.add_argument("--per-person", type=int, default=8, help="interactions per person")
+    p.add_argument("--rate", type=float, default=1000.0, help="paced decisions per second")
+    p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--json", type=Path, help="also write the result here")
+    args = p.parse_args(argv)
+    result = run(args)
+    report(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""What became of decisions: ``Placement Viewed`` and ``Placement Clicked`` events, sent by
+the web tag, recorded per decision as they are ingested (in the ingest transaction), and
+erasure of a person's decisions.
+
+``Placement Viewed``: ``{decision_id, placement, item_ids: [...]}`` -> one impression per item.
+``Placement Clicked``: ``{decision_id, placement, item_id, position}`` -> one click.
+
+>>> click = {"decision_id": "d_1", "item_id": "a", "position": 2}
+>>> rows = outcome_rows("ws", CLICKED, click, "p", "m", 5)
+>>> [(r["kind"], r["item_id"], r["position"]) for r in rows]
+[('click', 'a', 2)]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from unico.collect.pipeline import ProfiledGroup
+from unico.decide.log import DecisionLog
+from unico.decide.store import DecideStore
+from unico.profiles.store import ProfileStore
+
+VIEWED = "Placement Viewed"
+CLICKED = "Placement Clicked"
+MAX_ITEMS = 100
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return value if isinstance(value, str) and 0 < len(value) <= limit else None
+
+
+def _position(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10_000
+    return value if ok else None
+
+
+def outcome_rows(
+    workspace_id: str,
+    name: str,
+    properties: dict[str, Any],
+    profile_id: str,
+    message_id: str,
+    at: int,
+) -> list[dict[str, Any]]:
+    """The outcome rows an event makes (none when it does not name a decision)."""
+    decision_id = _text(properties.get("decision_id"), 64)
+    if decision_id is None:
+        return []
+    base = {
+        "workspace_id": workspace_id,
+        "decision_id": decision_id,
+        "placement": _text(properties.get("placement"), 64),
+    }
+    tail = {"profile_id": profile_id, "message_id": message_id, "at": at}
+    if name == CLICKED:
+        item = _text(properties.get("item_id"), 255)
+        if item is None:
+            return []
+        position = _position(properties.get("position"))
+        return [{**base, "kind": "click", "item_id": item, "position": position, **tail}]
+    ids = properties.get("item_ids")
+    if not isinstance(ids, list):
+        return []
+    return [
+        {**base, "kind": "impression", "item_id": item, "position": n, **tail}
+        for n, item in enumerate(ids[:MAX_ITEMS], start=1)
+        if _text(item, 255) is not None
+    ]
+
+
+class OutcomeListener:
+    """An ingest listener (`unico.collect.pipeline.EventListener`) recording outcomes."""
+
+    def __init__(self, decide_store: DecideStore) -> None:
+        self.decide_store = decide_store
+
+    def on_events(self, conn: Connection, group: ProfiledGroup) -> None:
+        rows: list[dict[str, Any]] = []
+        for event, profile_id in group.events:
+            if event.type == "track" and event.name in (VIEWED, CLICKED):
+                rows += outcome_rows(
+                    group.workspace_id,
+                    event.name,
+                    event.properties,
+                    profile_id,
+                    event.message_id,
+                    event.timestamp,
+                )
+        self.decide_store.insert_outcomes(conn, rows)
+
+    def rollback(self) -> None:
+        """Nothing cached: rows went into the rolled-back transaction."""
+
+
+class DecisionEraser:
+    """The eraser of `unico.profiles.service.ProfileService`: a person's decisions, found by
+    profile id and by the anonymous and user ids the person was asked about with."""
+
+    def __init__(
+        self, decide_store: DecideStore, profiles: ProfileStore, decision_log: DecisionLog
+    ) -> None:
+        self.decide_store = decide_store
+        self.profiles = profiles
+        self.decision_log = decision_log
+
+    def __call__(
+        self, conn: Connection, workspace_id: str, profile_ids: list[str]
+    ) -> dict[str, int]:
+        anonymous: list[str] = []
+        users: list[str] = []
+        for pid in profile_ids:
+            for identity in self.profiles.identities_of(conn, workspace_id, pid):
+                if identity["kind"] == "anonymous_id":
+                    anonymous.append(identity["value"])
+                elif identity["kind"] == "user_id":
+                    users.append(identity["value"])
+        people = [("profile_id", p) for p in profile_ids]
+        people += [("anonymous_id", a) for a in anonymous] + [("user_id", u) for u in users]
+        self.decision_log.forget(workspace_id, people)
+        return self.decide_store.erase(conn, workspace_id, profile_ids, anonymous, users)

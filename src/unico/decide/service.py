@@ -1,0 +1,441 @@
+"""The decision service: for one person and one page, the items of each placement asked for.
+
+For each placement, in the order asked: candidates from its strategy (a fitted
+recommender, the person's recently viewed items, or the placement's manual list), business
+rules (filters, boosts, pins, diversity), then slot filling with a little seeded
+exploration. Items an earlier placement of the same call showed are never repeated.
+Whatever keeps a placement from personalizing (unknown person, no ``personalization``
+consent, a model not trained, failing or empty) gives its default experience instead, and
+the explanation says why. Every decision is logged, with the propensity of each item shown.
+
+>>> # service.decide("ws_…", parse_request({"userId": "ada", "placements": ["home_hero"]}, 10))
+>>> # {"decisions": {"home_hero": {"items": [...], "decision_id": "d_…", "is_default": False, ...}}}
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from unico.catalog.model import Item
+from unico.catalog.snapshot import CatalogSnapshot
+from unico.core.clock import Clock
+from unico.core.errors import NotFound
+from unico.core.ids import new_id
+from unico.decide.log import DecisionLog
+from unico.decide.models import MODEL_OF, ModelRegistry
+from unico.decide.people import People, Person
+from unico.decide.placements import IMPERSONAL, Placement, PlacementService
+from unico.decide.ranking import Slot, fill_slots, pool_size
+from unico.decide.request import DecideRequest
+from unico.decide.rules import boosted, filter_reason, screen
+from unico.decide.store import DecideStore
+from unico.recommend.base import Query
+from unico.store.engine import Store
+
+log = logging.getLogger("unico.decide")
+
+#: Strategies that can answer from the page's item and cart alone.
+CONTEXTUAL = frozenset({"also_viewed", "content"})
+#: Candidates asked of a model when the rules need a wide choice (at least 5 per slot).
+CANDIDATES = 50
+#: Candidates asked beyond what slot filling can use, for the rules to remove.
+SLACK = 10
+Candidates = list[tuple[str, float]]
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """One placement's candidates and what is to be said about them."""
+
+    candidates: Candidates
+    reason: str
+    is_default: bool
+    model: str | None = None
+    error: str | None = None
+    #: The model gave all it was asked for: it may have more.
+    truncated: bool = False
+
+
+@dataclass(slots=True)
+class _Call:
+    """What the placements of one request share."""
+
+    workspace_id: str
+    request: DecideRequest
+    person: Person
+    snapshot: CatalogSnapshot
+    now: int
+    taken: set[str] = field(default_factory=set)
+    impressions: dict[int, Mapping[str, int]] = field(default_factory=dict)
+
+
+class DecisionService:
+    """Decisions for ``POST /v1/decide``; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        decide_store: DecideStore,
+        placements: PlacementService,
+        models: ModelRegistry,
+        people: People,
+        snapshot: Any,
+        decision_log: DecisionLog,
+        clock: Clock,
+        *,
+        seed: int = 0,
+    ) -> None:
+        self.store = store
+        self.decide_store = decide_store
+        self.placements = placements
+        self.models = models
+        self.people = people
+        #: workspace id -> `CatalogSnapshot` (the catalog service's ``snapshot``).
+        self.snapshot = snapshot
+        self.log = decision_log
+        self.clock = clock
+        self.seed = seed
+
+    def decide(self, workspace_id: str, request: DecideRequest) -> dict[str, Any]:
+        active = self.placements.active(workspace_id)
+        for i, name in enumerate(request.placements):
+            if name not in active:
+                raise NotFound(f"no placement {name!r}", field=f"placements[{i}]")
+        person = self.people.resolve(workspace_id, request.user_id, request.anonymous_id)
+        call = _Call(
+            workspace_id, request, person, self.snapshot(workspace_id), self.clock.now_ms()
+        )
+        decisions: dict[str, Any] = {}
+        rows = []
+        for name in request.placements:
+            answer, row = self._one(call, active[name])
+            decisions[name] = answer
+            rows.append(row)
+        self.log.record(rows)
+        return {"decisions": decisions}
+
+    def get(self, workspace_id: str, decision_id: str) -> dict[str, Any]:
+        """A logged decision with its impressions and clicks (``GET /v1/decisions/{id}``)."""
+        self.log.flush()
+        with self.store.read() as conn:
+            found = self.decide_store.decision(conn, workspace_id, decision_id)
+            if found is None:
+                raise NotFound(f"no decision {decision_id!r}", field="decision_id")
+            outcomes = self.decide_store.outcomes(conn, workspace_id, decision_id)
+        return decision_view(found, outcomes)
+
+    # -- one placement ----------------------------------------------------------------------
+
+    def _one(self, call: _Call, placement: Placement) -> tuple[dict[str, Any], dict[str, Any]]:
+        decision_id = new_id("d_", call.now)
+        exclude, personal_reports = self._personal_excludes(call, placement)
+        pins, pin_reports = self._pins(call, placement)
+        outcome, ranked, reports = self._ranked(call, placement, exclude, len(pins))
+        epsilon = 0.0 if outcome.is_default else placement.epsilon
+        rng = random.Random(f"{self.seed}:{decision_id}") if epsilon else _NO_RNG
+        slots, passed_over = fill_slots(ranked, pins, placement.rules, placement.size, epsilon, rng)
+        filled = 0
+        if len(slots) < placement.size and not outcome.is_default:
+            slots, filled = self._fill_from_default(call, placement, slots, exclude)
+        call.taken.update(s.item.item_id for s in slots)
+        rules = personal_reports + reports + pin_reports
+        if passed_over:
+            rules.append({"rule": "diversity", "passed_over": passed_over})
+        explanation = {
+            "strategy": placement.strategy,
+            "model": outcome.model,
+            "reason": outcome.reason,
+            "personalized": call.person.personalized,
+            "history": len(call.person.history),
+            "rules": rules,
+            "exploration": {
+                "epsilon": epsilon,
+                "explored": sum(1 for s in slots if s.source == "explored"),
+            },
+            "filled_from_default": filled,
+        }
+        if outcome.error:
+            explanation["error"] = outcome.error
+        answer = {
+            "decision_id": decision_id,
+            "is_default": outcome.is_default,
+            "items": [_shown(s) for s in slots],
+            "explanation": explanation,
+        }
+        return answer, self._row(call, placement, decision_id, outcome, slots, explanation)
+
+    def _row(
+        self,
+        call: _Call,
+        placement: Placement,
+        decision_id: str,
+        outcome: _Outcome,
+        slots: list[Slot],
+        explanation: dict[str, Any],
+    ) -> dict[str, Any]:
+        return {
+            "workspace_id": call.workspace_id,
+            "decision_id": decision_id,
+            "placement": placement.name,
+            "profile_id": call.person.profile_id,
+            "anonymous_id": call.request.anonymous_id,
+            "user_id": call.request.user_id,
+            "strategy": "default" if outcome.is_default else placement.strategy,
+            "is_default": outcome.is_default,
+            "items": [
+                {
+                    "id": s.item.item_id,
+                    "position": s.position,
+                    "score": round(s.score, 6),
+                    "propensity": s.propensity,
+                    "source": s.source,
+                }
+                for s in slots
+            ],
+            "context": call.request.context,
+            "explanation": explanation,
+            "at": call.now,
+        }
+
+    def _personal_excludes(
+        self, call: _Call, placement: Placement
+    ) -> tuple[frozenset[str], list[dict[str, Any]]]:
+        """Items the person's data rules out (purchased, viewed, shown too often)."""
+        rules, person = placement.rules, call.person
+        if not rules.personal:
+            return frozenset(), []
+        if not person.personalized or person.profile_id is None:
+            return frozenset(), [{"rule": "personal rules", "skipped": person.reason}]
+        out: set[str] = set()
+        reports = []
+        for name, wanted, items in (
+            ("exclude_purchased", rules.exclude_purchased, person.purchased),
+            ("exclude_viewed", rules.exclude_viewed, person.viewed),
+        ):
+            if wanted and items:
+                out |= items
+                reports.append({"rule": name, "excluded": len(items)})
+        if rules.max_impressions is not None:
+            seen = self._impressions(call, rules.impression_window_ms)
+            capped = {i for i, n in seen.items() if n >= rules.max_impressions}
+            if capped:
+                out |= capped
+                reports.append({"rule": "max_impressions", "excluded": len(capped)})
+        return frozenset(out), reports
+
+    def _impressions(self, call: _Call, window_ms: int) -> Mapping[str, int]:
+        found = call.impressions.get(window_ms)
+        if found is None:
+            assert call.person.profile_id is not None
+            with self.store.read() as conn:
+                found = self.decide_store.impressions(
+                    conn, call.workspace_id, call.person.profile_id, call.now - window_ms
+                )
+            call.impressions[window_ms] = found
+        return found
+
+    # -- candidates ------------------------------------------------------------------------------
+
+    def _ranked(
+        self, call: _Call, placement: Placement, exclude: frozenset[str], pins: int
+    ) -> tuple[_Outcome, list[tuple[Item, float]], list[dict[str, Any]]]:
+        """The placement's candidates after the rules, best first.
+
+        Slot filling only ever looks at the best ``pool_size`` of them (besides pins), so
+        the models are asked for that many and a few more, which gives the same slots as
+        asking for many. When the rules leave too few, or boosts may lift a candidate from
+        further down, the models are asked for the full ``wide`` list.
+        """
+        need = pool_size(placement.size) + pins
+        wide = max(CANDIDATES, 5 * placement.size)
+        k = wide if placement.rules.boosts else min(wide, need + SLACK)
+        while True:
+            outcome = self._candidates(call, placement, exclude, k)
+            if outcome.is_default:
+                outcome.candidates, outcome.truncated = self._default_candidates(
+                    call, placement, exclude, k
+                )
+            ranked, reports = self._filtered(call, placement, outcome.candidates, exclude)
+            if k >= wide or len(ranked) >= need or not outcome.truncated:
+                return outcome, ranked, reports
+            k = wide
+
+    def _candidates(
+        self, call: _Call, placement: Placement, exclude: frozenset[str], k: int
+    ) -> _Outcome:
+        strategy, person = placement.strategy, call.person
+        if strategy == "manual":
+            n = len(placement.items)
+            return _Outcome(
+                [(i, float(n - k)) for k, i in enumerate(placement.items)], "manual", False
+            )
+        contextual = strategy in CONTEXTUAL and bool(call.request.context_items)
+        if strategy not in IMPERSONAL and not person.personalized and not contextual:
+            return _Outcome([], person.reason, True)
+        if strategy == "recently_viewed":
+            seen = dict.fromkeys(h.item_id for h in person.history)
+            if not seen:
+                return _Outcome([], "nothing viewed yet: default experience", True)
+            n = len(seen)
+            return _Outcome(
+                [(i, float(n - k)) for k, i in enumerate(seen)], "recently viewed", False
+            )
+        return self._from_model(call, placement, exclude, k)
+
+    def _from_model(
+        self, call: _Call, placement: Placement, exclude: frozenset[str], k: int
+    ) -> _Outcome:
+        name = MODEL_OF[placement.strategy]
+        model = self.models.get(call.workspace_id, name)
+        if model is None:
+            return _Outcome([], f"model {name} is not trained yet: default experience", True, name)
+        person = call.person
+        personal = person.personalized and placement.strategy not in IMPERSONAL
+        query = Query(
+            history=person.weights if personal else {},
+            context_items=call.request.context_items
+            if placement.strategy not in IMPERSONAL
+            else (),
+            k=k,
+            exclude=frozenset(call.taken) | exclude,
+            now_ms=call.now,
+        )
+        try:
+            if callable(getattr(model, "learn_one", None)):
+                with self.models.lock(call.workspace_id):
+                    scored = model.recommend(query)
+            else:
+                scored = model.recommend(query)
+        except Exception as exc:  # a failing model never fails a decision
+            log.exception("model %s failed for workspace %s", name, call.workspace_id)
+            reason = f"model {name} failed: default experience"
+            return _Outcome([], reason, True, name, f"{type(exc).__name__}: {exc}"[:300])
+        if not scored:
+            return _Outcome(
+                [], f"model {name} had nothing to recommend: default experience", True, name
+            )
+        reason = _reason(placement.strategy, person, bool(call.request.context_items))
+        candidates = [(s.item_id, s.score) for s in scored]
+        return _Outcome(candidates, reason, False, name, truncated=len(scored) >= k)
+
+    def _default_candidates(
+        self, call: _Call, placement: Placement, exclude: frozenset[str], k: int
+    ) -> tuple[Candidates, bool]:
+        """The default experience's candidates, and whether its model may have more."""
+        # Listed items first (scores in (2, 3]), then the fallback's (rescaled into (0, 1]).
+        n = len(placement.default_items)
+        out = [(i, 2.0 + (n - j) / n) for j, i in enumerate(placement.default_items)]
+        if placement.default_strategy == "none":
+            return out, False
+        model = self.models.get(call.workspace_id, placement.default_strategy)
+        if model is None:
+            return out, False
+        query = Query(
+            k=k,
+            exclude=frozenset(call.taken) | exclude | set(placement.default_items),
+            now_ms=call.now,
+        )
+        try:
+            with self.models.lock(call.workspace_id):
+                scored = model.recommend(query)
+        except Exception:
+            log.exception("fallback model %s failed", placement.default_strategy)
+            return out, False
+        top = max((abs(s.score) for s in scored), default=1.0) or 1.0
+        out += [(s.item_id, s.score / top) for s in scored]
+        return out, len(scored) >= k
+
+    def _fill_from_default(
+        self, call: _Call, placement: Placement, slots: list[Slot], exclude: frozenset[str]
+    ) -> tuple[list[Slot], int]:
+        """Top a short list up with the default experience's items."""
+        shown = {s.item.item_id for s in slots}
+        wide = max(CANDIDATES, 5 * placement.size)
+        found, _ = self._default_candidates(call, placement, exclude, wide)
+        candidates = [c for c in found if c[0] not in shown]
+        ranked, _ = self._filtered(call, placement, candidates, exclude | shown)
+        out = list(slots)
+        for item, score in ranked[: placement.size - len(out)]:
+            out.append(Slot(item, score, len(out) + 1, 1.0, "default"))
+        return out, len(out) - len(slots)
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    def _filtered(
+        self, call: _Call, placement: Placement, candidates: Candidates, exclude: frozenset[str]
+    ) -> tuple[list[tuple[Item, float]], list[dict[str, Any]]]:
+        kept, removed = screen(
+            candidates,
+            call.snapshot.items,
+            placement.rules,
+            placement.kinds,
+            call.taken,
+            exclude,
+            call.now,
+        )
+        reports = [{"rule": r, "removed": n} for r, n in removed.items() if r != "duplicate"]
+        ranked, boosts = boosted(placement.rules, kept)
+        return ranked, reports + boosts
+
+    def _pins(
+        self, call: _Call, placement: Placement
+    ) -> tuple[list[tuple[Item, int]], list[dict[str, Any]]]:
+        out: list[tuple[Item, int]] = []
+        dropped = []
+        for item_id, position in placement.rules.pins:
+            item = call.snapshot.items.get(item_id)
+            reason = (
+                "not in the catalog"
+                if item is None
+                else "shown by an earlier placement"
+                if item_id in call.taken
+                else filter_reason(placement.rules, item, call.now)
+            )
+            if item is None or reason is not None:
+                dropped.append({"item": item_id, "because": reason})
+            elif position <= placement.size:
+                out.append((item, position))
+        reports: list[dict[str, Any]] = []
+        if out:
+            reports.append({"rule": "pins", "pinned": [[i.item_id, p] for i, p in out]})
+        if dropped:
+            reports.append({"rule": "pins", "dropped": dropped})
+        return out, reports
+
+
+class _NoRandom(random.Random):
+    """Never drawn from (epsilon 0): saves seeding a generator per decision."""
+
+
+_NO_RNG = _NoRandom(0)
+
+
+def _reason(strategy: str, person: Person, has_context: bool) -> str:
+    if strategy in IMPERSONAL:
+        return f"{strategy}: the same for everyone"
+    if not person.personalized:
+        return f"{strategy} on the page's items only ({person.reason.split(':')[0]})"
+    where = " and the page's items" if has_context else ""
+    return f"{strategy} on {len(person.history)} recent interactions{where}"
+
+
+def _shown(slot: Slot) -> dict[str, Any]:
+    return {**slot.item.public(), "position": slot.position, "score": round(slot.score, 6)}
+
+
+def decision_view(found: Mapping[str, Any], outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    from unico.core.clock import to_iso
+
+    def outcome(o: Mapping[str, Any]) -> dict[str, Any]:
+        return {"item_id": o["item_id"], "position": o["position"], "at": to_iso(o["at"])}
+
+    return {
+        **{k: v for k, v in found.items() if k != "workspace_id"},
+        "at": to_iso(found["at"]),
+        "impressions": [outcome(o) for o in outcomes if o["kind"] == "impression"],
+        "clicks": [outcome(o) for o in outcomes if o["kind"] == "click"],
+    }

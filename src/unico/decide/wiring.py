@@ -1,0 +1,91 @@
+"""Building the decide context's services into the container (called by `Container.build`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from unico.collect.pipeline import IngestPipeline
+from unico.core.settings import Settings
+from unico.decide.log import DecisionLog
+from unico.decide.models import MODEL_OF, ModelRegistry, default_factories
+from unico.decide.outcomes import DecisionEraser, OutcomeListener
+from unico.decide.people import People
+from unico.decide.placements import PlacementService
+from unico.decide.service import DecisionService
+from unico.profiles.store import ProfileStore
+from unico.store.decide import SqlDecideStore
+from unico.store.engine import Store
+
+if TYPE_CHECKING:
+    from unico.container import Container
+
+
+def wire_decisions(
+    container: Container,
+    settings: Settings,
+    store: Store,
+    profile_store: ProfileStore,
+    pipeline: IngestPipeline | None,
+) -> None:
+    """Placements, models, decisions; the outcome listener and the decisions' eraser."""
+    decide_store = SqlDecideStore(store)
+    catalog = container.catalog
+
+    def known_items(workspace_id: str, ids: Iterable[str]) -> set[str]:
+        items = catalog.snapshot(workspace_id).items
+        return {i for i in ids if i in items}
+
+    placements = PlacementService(
+        store,
+        decide_store,
+        container.clock,
+        known_items,
+        cache_seconds=settings.decide_placement_cache_seconds,
+        default_epsilon=settings.decide_epsilon,
+    )
+
+    def needed(workspace_id: str) -> set[str]:
+        out = set()
+        for p in placements.active(workspace_id).values():
+            out |= {MODEL_OF[s] for s in (p.strategy, p.default_strategy) if s in MODEL_OF}
+        return out
+
+    def workspaces() -> list[str]:
+        with store.read() as conn:
+            return decide_store.placement_workspaces(conn)
+
+    models = ModelRegistry(
+        container.interactions,
+        container.clock,
+        default_factories(settings.decide_trending_half_life_days),
+        needed=needed,
+        workspaces=workspaces,
+        train_minutes=settings.decide_train_minutes,
+        tail_ms=settings.decide_tail_ms,
+        lookback=0 if store.is_sqlite else 2000,
+    )
+    people = People(
+        store,
+        profile_store,
+        lambda ws: container.workspaces.get(ws).settings.consent_defaults,
+        container.interactions.recent_in,
+        settings.decide_history,
+    )
+    container.placements = placements
+    container.models = models
+    container.decisions = DecisionService(
+        store,
+        decide_store,
+        placements,
+        models,
+        people,
+        catalog.snapshot,
+        DecisionLog(store, decide_store),
+        container.clock,
+        seed=settings.decide_seed,
+    )
+    if pipeline is not None:
+        pipeline.listeners.append(OutcomeListener(decide_store))
+    eraser = DecisionEraser(decide_store, profile_store, container.decisions.log)
+    container.profiles.erasers.append(eraser)

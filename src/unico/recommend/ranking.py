@@ -1,0 +1,154 @@
+"""What every recommender does after scoring: drop what must not be shown, keep the best.
+
+`ItemSpace` holds one model's item ids, their positions and the category of each, so a
+dense score vector turns into a query's answer in one vectorized pass.
+
+>>> from unico.recommend.base import ItemInfo, Query
+>>> space = ItemSpace(["a", "b", "c"], {"c": ItemInfo("c", category=("shoes",))})
+>>> [s.item_id for s in space.answer(np.array([0.3, 0.2, 0.1]), Query(history={"a": 1.0}))]
+['b', 'c']
+>>> [s.item_id for s in space.answer(np.array([0.3, 0.2, 0.1]), Query(category=("shoes",)))]
+['c']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from unico.recommend.base import ItemInfo, Query, Scored
+
+
+class ItemSpace:
+    """A model's items: ids, positions, and category masks computed once per prefix."""
+
+    def __init__(self, items: Sequence[str], catalog: Mapping[str, ItemInfo]) -> None:
+        self.items = list(items)
+        self.positions = {item: i for i, item in enumerate(self.items)}
+        self._catalog = catalog
+        self._categories = [
+            catalog[item].category if item in catalog else () for item in self.items
+        ]
+        self._masks: dict[tuple[str, ...], np.ndarray] = {}
+
+    def add(self, item_id: str) -> int:
+        """The position of ``item_id``, appending it when new (online learning)."""
+        position = self.positions.get(item_id)
+        if position is None:
+            position = len(self.items)
+            info = self._catalog.get(item_id)
+            self._categories.append(info.category if info else ())
+            self.items.append(item_id)
+            self.positions[item_id] = position
+            self._masks = {}
+        return position
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def indexes(self, item_ids: Iterable[str]) -> np.ndarray:
+        """Positions of the known ids among ``item_ids`` (unknown ones are skipped)."""
+        found = [self.positions[i] for i in item_ids if i in self.positions]
+        return np.asarray(found, dtype=np.int64)
+
+    def category_mask(self, prefix: tuple[str, ...]) -> np.ndarray:
+        """True for items whose category path starts with ``prefix``."""
+        mask = self._masks.get(prefix)
+        if mask is None:
+            n = len(prefix)
+            mask = np.fromiter((c[:n] == prefix for c in self._categories), bool, len(self.items))
+            self._masks[prefix] = mask
+        return mask
+
+    def banned(self, query: Query) -> np.ndarray:
+        """Positions never to return for ``query``: its history, context and exclusions."""
+        ids = list(query.history) + list(query.context_items) + list(query.exclude)
+        return self.indexes(ids)
+
+    def answer(self, scores: np.ndarray, query: Query, positive_only: bool = False) -> list[Scored]:
+        """The query's top ``k`` of ``scores`` (one per item), best first."""
+        if query.k <= 0 or not len(self.items):
+            return []
+        positions = None
+        if query.category:
+            # Items learnt online while this query ran may lie beyond the scores it was given.
+            positions = np.flatnonzero(self.category_mask(query.category)[: len(scores)])
+            scores = scores[positions]
+        return self._best(positions, scores, query, positive_only)
+
+    def answer_sparse(
+        self, positions: np.ndarray, scores: np.ndarray, query: Query, positive_only: bool = False
+    ) -> list[Scored]:
+        """`answer` for scores given only at ``positions`` (sorted, unique): the others
+        cannot be returned."""
+        if query.k <= 0 or not len(positions):
+            return []
+        if query.category:
+            mask = self.category_mask(query.category)
+            inside = positions < len(mask)
+            positions, scores = positions[inside], scores[inside]
+            keep = mask[positions]
+            positions, scores = positions[keep], scores[keep]
+        return self._best(positions, scores, query, positive_only)
+
+    def answer_ranked(
+        self, order: np.ndarray, scores: np.ndarray, query: Query, positive_only: bool = False
+    ) -> list[Scored] | None:
+        """`answer` from ``order``, the best positions of ``scores`` already sorted (as
+        `top_indexes` gives them); None when they are too few for the query's banned items."""
+        if query.k <= 0 or not len(self.items):
+            return []
+        banned = set(self.banned(query).tolist())
+        if len(order) < min(len(scores), query.k + len(banned)):
+            return None
+        top = order[: query.k + len(banned)]
+        return self._pick(top.tolist(), scores[top].tolist(), banned, query.k, positive_only)
+
+    def _best(
+        self, positions: np.ndarray | None, scores: np.ndarray, query: Query, positive_only: bool
+    ) -> list[Scored]:
+        """The best ``k`` finite (and, with ``positive_only``, positive) scores, ties going
+        to the item that comes first, without the query's banned items. ``positions`` maps
+        the scores to items (None: score ``i`` is item ``i``)."""
+        banned = set(self.banned(query).tolist())
+        # The banned items can take at most len(banned) places among the best.
+        top = top_indexes(scores, query.k + len(banned))
+        ids = top.tolist() if positions is None else positions[top].tolist()
+        return self._pick(ids, scores[top].tolist(), banned, query.k, positive_only)
+
+    def _pick(
+        self, ids: list[int], values: list[float], banned: set[int], k: int, positive_only: bool
+    ) -> list[Scored]:
+        out: list[Scored] = []
+        items = self.items
+        for position, value in zip(ids, values, strict=True):
+            if position in banned or not math.isfinite(value) or (positive_only and value <= 0):
+                continue
+            out.append(Scored(items[position], value))
+            if len(out) == k:
+                break
+        return out
+
+
+def top_indexes(scores: np.ndarray, m: int) -> np.ndarray:
+    """Indexes of the ``m`` highest scores, best first, ties in index order (so the answer
+    does not depend on ``m``).
+
+    >>> top_indexes(np.array([0.5, 0.9, 0.5, 0.1]), 2).tolist()
+    [1, 0]
+    """
+    n = len(scores)
+    m = min(m, n)
+    if m <= 0:
+        return np.empty(0, dtype=np.int64)
+    if m < n:
+        kth = np.partition(scores, n - m)[n - m]
+        above = np.flatnonzero(scores > kth)
+        tied = np.flatnonzero(scores == kth)[: m - len(above)]
+        top = np.concatenate((above, tied)) if len(above) else tied
+    else:
+        top = np.arange(n)
+    # Best first; among equal scores, the lower index first.
+    return top[np.lexsort((top, -scores[top]))]

@@ -1,0 +1,145 @@
+"""``unico segments``: create, list, members, recompute."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from sqlalchemy import make_url
+from sqlalchemy.exc import OperationalError
+
+from unico.container import Container
+from unico.core.errors import ConfigurationError, UnicoError
+from unico.core.settings import load_settings
+
+segments_app = typer.Typer(help="Segments: definitions, members, recompute.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+
+Database = Annotated[
+    str | None,
+    typer.Option(
+        "--database",
+        help="Store URL (default: UNICO_DATABASE_URL, else sqlite:///.unico/unico.db).",
+        show_default=False,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@contextmanager
+def _container(database: str | None) -> Iterator[Container]:
+    try:
+        container = Container.build(load_settings(database_url=database))
+    except ConfigurationError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    try:
+        if container.settings.auto_migrate:
+            container.store.upgrade()
+        yield container
+    except OperationalError as exc:
+        url = make_url(container.settings.database_url).render_as_string(hide_password=True)
+        console.print(f"[red]cannot use the store at {url}: {exc.orig}[/red]")
+        raise typer.Exit(2) from None
+    except UnicoError as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    finally:
+        container.store.dispose()
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@segments_app.command("create")
+def segments_create(
+    workspace_id: str,
+    name: str,
+    condition: str,
+    description: Annotated[str | None, typer.Option(help="What the segment is for.")] = None,
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """Create a segment (CONDITION in the condition language) and back-fill its members."""
+    with _container(database) as container:
+        created = container.segments.create(workspace_id, name, condition, description=description)
+    if as_json:
+        _print_json(created)
+    else:
+        console.print(f"segment [bold]{created['name']}[/bold] ({created['segment_id']}):")
+        console.print(f"  {created['size']} members")
+
+
+@segments_app.command("list")
+def segments_list(workspace_id: str, database: Database = None, as_json: AsJson = False) -> None:
+    """List a workspace's segments with their sizes."""
+    with _container(database) as container:
+        rows = container.segments.list(workspace_id)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("segment_id", "name", "kind", "size", "condition")
+    for row in rows:
+        table.add_row(
+            row["segment_id"], row["name"], row["kind"], str(row["size"]), row["condition"] or ""
+        )
+    console.print(table)
+
+
+@segments_app.command("members")
+def segments_members(
+    workspace_id: str,
+    segment: str,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV (profile_id,since).")] = False,
+    database: Database = None,
+    as_json: AsJson = False,
+) -> None:
+    """Print a segment's members (SEGMENT: its id or name)."""
+    with _container(database) as container:
+        found = container.segments.get(workspace_id, segment)
+        rows = list(container.segments.export_members(workspace_id, found["segment_id"]))
+    if as_csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(("profile_id", "since"))
+        writer.writerows(rows)
+    elif as_json:
+        _print_json([{"profile_id": p, "since": since} for p, since in rows])
+    else:
+        for pid, since in rows:
+            typer.echo(f"{pid}\t{since}")
+
+
+@segments_app.command("recompute")
+def segments_recompute(
+    workspace_id: str, segment: str, database: Database = None, as_json: AsJson = False
+) -> None:
+    """Recompute a segment's members and window states from the stored profiles and events."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with (
+        _container(database) as container,
+        Progress(*columns, console=console, transient=True) as bar,
+    ):
+        tasks: dict[str, Any] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        result = container.segments.recompute(workspace_id, segment, progress)
+    if as_json:
+        _print_json(result)
+    else:
+        console.print(
+            f"{result['segment_id']}: {result['size']} members"
+            f" (+{result['entered']}, -{result['exited']})"
+        )

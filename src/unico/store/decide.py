@@ -1,0 +1,164 @@
+"""The decide context's tables in SQL (SQLite and PostgreSQL alike)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, or_, select, update
+
+from unico.core.types import EpochMs
+from unico.store.decide_schema import decision, decision_outcome, placement, placement_revision
+from unico.store.engine import Store
+
+
+class SqlDecideStore:
+    """`unico.decide.store.DecideStore` on SQLAlchemy Core.
+
+    >>> store = Store("sqlite://"); store.upgrade()
+    >>> decide = SqlDecideStore(store)
+    >>> with store.write() as conn:
+    ...     decide.save_placement(conn, "ws", "home", {"strategy": "popular"}, 1)
+    True
+    >>> with store.read() as conn:
+    ...     decide.revision(conn, "ws"), list(decide.placements(conn, "ws"))
+    (1, ['home'])
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def revision(self, conn: Connection, workspace_id: str) -> int:
+        found = conn.execute(
+            select(placement_revision.c.revision).where(
+                placement_revision.c.workspace_id == workspace_id
+            )
+        ).scalar()
+        return int(found or 0)
+
+    def placements(self, conn: Connection, workspace_id: str) -> dict[str, dict[str, Any]]:
+        rows = conn.execute(
+            select(
+                placement.c.name, placement.c.spec, placement.c.created_at, placement.c.updated_at
+            )
+            .where(placement.c.workspace_id == workspace_id)
+            .order_by(placement.c.name)
+        )
+        return {
+            r.name: {**r.spec, "created_at": r.created_at, "updated_at": r.updated_at} for r in rows
+        }
+
+    def placement_workspaces(self, conn: Connection) -> list[str]:
+        rows = conn.execute(select(placement.c.workspace_id).distinct())
+        return sorted(r[0] for r in rows)
+
+    def _bump(self, conn: Connection, workspace_id: str) -> None:
+        insert = self.store.insert(placement_revision).values(workspace_id=workspace_id, revision=1)
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["workspace_id"],
+                set_={"revision": placement_revision.c.revision + 1},
+            )
+        )
+
+    def save_placement(
+        self, conn: Connection, workspace_id: str, name: str, spec: dict[str, Any], now: EpochMs
+    ) -> bool:
+        where = (placement.c.workspace_id == workspace_id, placement.c.name == name)
+        changed = conn.execute(
+            update(placement).where(*where).values(spec=spec, updated_at=now)
+        ).rowcount
+        if not changed:
+            conn.execute(
+                placement.insert().values(
+                    workspace_id=workspace_id, name=name, spec=spec, created_at=now, updated_at=now
+                )
+            )
+        self._bump(conn, workspace_id)
+        return not changed
+
+    def delete_placement(self, conn: Connection, workspace_id: str, name: str) -> bool:
+        gone = conn.execute(
+            delete(placement).where(
+                placement.c.workspace_id == workspace_id, placement.c.name == name
+            )
+        ).rowcount
+        if gone:
+            self._bump(conn, workspace_id)
+        return bool(gone)
+
+    def insert_decisions(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(decision.insert(), list(rows))
+
+    def insert_outcomes(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(decision_outcome.insert(), list(rows))
+
+    def decision(
+        self, conn: Connection, workspace_id: str, decision_id: str
+    ) -> dict[str, Any] | None:
+        row = conn.execute(
+            select(decision).where(
+                decision.c.workspace_id == workspace_id, decision.c.decision_id == decision_id
+            )
+        ).first()
+        return None if row is None else dict(row._mapping)
+
+    def outcomes(
+        self, conn: Connection, workspace_id: str, decision_id: str
+    ) -> list[dict[str, Any]]:
+        rows = conn.execute(
+            select(decision_outcome)
+            .where(
+                decision_outcome.c.workspace_id == workspace_id,
+                decision_outcome.c.decision_id == decision_id,
+            )
+            .order_by(decision_outcome.c.id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    def impressions(
+        self, conn: Connection, workspace_id: str, profile_id: str, since: EpochMs
+    ) -> dict[str, int]:
+        rows = conn.execute(
+            select(decision_outcome.c.item_id, func.count())
+            .where(
+                decision_outcome.c.workspace_id == workspace_id,
+                decision_outcome.c.profile_id == profile_id,
+                decision_outcome.c.at >= since,
+                decision_outcome.c.kind == "impression",
+            )
+            .group_by(decision_outcome.c.item_id)
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def erase(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        profile_ids: Sequence[str],
+        anonymous_ids: Sequence[str],
+        user_ids: Sequence[str],
+    ) -> dict[str, int]:
+        people = [decision.c.profile_id.in_(profile_ids)]
+        if anonymous_ids:
+            people.append(decision.c.anonymous_id.in_(anonymous_ids))
+        if user_ids:
+            people.append(decision.c.user_id.in_(user_ids))
+        ids = select(decision.c.decision_id).where(
+            decision.c.workspace_id == workspace_id, or_(*people)
+        )
+        outcomes = conn.execute(
+            delete(decision_outcome).where(
+                decision_outcome.c.workspace_id == workspace_id,
+                or_(
+                    decision_outcome.c.profile_id.in_(profile_ids),
+                    decision_outcome.c.decision_id.in_(ids),
+                ),
+            )
+        ).rowcount
+        decisions = conn.execute(
+            delete(decision).where(decision.c.workspace_id == workspace_id, or_(*people))
+        ).rowcount
+        return {"decision": decisions, "decision_outcome": outcomes}

@@ -1,0 +1,135 @@
+"""The decision log: propensities, outcomes from the web tag's events, erasure, shutdown."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.conftest import Workspace
+from tests.decide.helpers import decide, ids, logged, manual, stock, track, view
+from tests.profiles.helpers import ref_path
+from tests.web.helpers import error_of, ok
+from unico.container import Container
+
+
+def test_every_decision_is_logged_with_context_and_positions(
+    container: Container, ws: Workspace
+) -> None:
+    stock(container, ws)
+    manual(ws, "a", ["s1", "s2"], size=2)
+    manual(ws, "b", ["t1"], size=1)
+    view(ws, "ada", "s4")
+    context = {"channel": "web", "page": {"url": "https://shop/p", "type": "product"}}
+    both = decide(ws, "a", "b", userId="ada", anonymousId="anon-1", context=context)
+    rows = {r["placement"]: r for r in logged(container, ws)}
+    assert set(rows) == {"a", "b"}
+    row = rows["a"]
+    assert row["decision_id"] == both["a"]["decision_id"]
+    assert (row["user_id"], row["anonymous_id"], row["strategy"]) == ("ada", "anon-1", "manual")
+    assert row["profile_id"] is not None and row["is_default"] is False
+    assert row["context"] == context
+    assert [(i["id"], i["position"], i["propensity"]) for i in row["items"]] == [
+        ("s1", 1, 1.0),
+        ("s2", 2, 1.0),
+    ]
+
+
+def test_full_exploration_logs_uniform_propensities(container: Container, ws: Workspace) -> None:
+    stock(container, ws)
+    manual(ws, "explore", ["s1", "s2", "s3", "s4", "t1"], size=2, epsilon=1.0)
+    for _ in range(20):
+        decide(ws, "explore")
+    for row in logged(container, ws):
+        assert [i["propensity"] for i in row["items"]] == [1 / 5, 1 / 4]
+
+
+def test_propensities_match_how_often_items_are_shown(container: Container, ws: Workspace) -> None:
+    """Epsilon 0.5 over 5 candidates: the best item fills slot 1 with 0.5 + 0.5/5 = 0.6,
+    each other with 0.1; the logged propensities say so and the frequencies agree."""
+    stock(container, ws)
+    manual(ws, "explore", ["s1", "s2", "s3", "s4", "t1"], size=1, epsilon=0.5)
+    runs = 400
+    for _ in range(runs):
+        decide(ws, "explore")
+    rows = logged(container, ws)
+    firsts = [r["items"][0] for r in rows]
+    propensity = {i["id"]: i["propensity"] for i in firsts}
+    assert propensity == {"s1": 0.6, "s2": 0.1, "s3": 0.1, "s4": 0.1, "t1": 0.1}
+    assert sum(propensity.values()) == pytest.approx(1.0)
+    shown = Counter(i["id"] for i in firsts)
+    assert abs(shown["s1"] / runs - 0.6) < 0.1
+    explored = sum(r["explanation"]["exploration"]["explored"] for r in rows)
+    assert explored == runs - shown["s1"]
+
+
+def test_default_experiences_do_not_explore(container: Container, ws: Workspace) -> None:
+    stock(container, ws)
+    from tests.decide.helpers import create_placement
+
+    create_placement(ws, name="d", strategy="als", size=2, default_items=["s1", "s2"], epsilon=1)
+    for _ in range(5):
+        assert ids(decide(ws, "d")["d"]) == ["s1", "s2"]
+    assert all(i["propensity"] == 1.0 for r in logged(container, ws) for i in r["items"])
+
+
+def test_impressions_and_clicks_are_attributed(container: Container, ws: Workspace) -> None:
+    stock(container, ws)
+    manual(ws, "home", ["s1", "s2", "s3"], size=3)
+    one = decide(ws, "home", userId="ada")["home"]
+    did = one["decision_id"]
+    track(ws, "ada", "Placement Viewed", decision_id=did, placement="home", item_ids=ids(one))
+    track(
+        ws, "ada", "Placement Clicked", decision_id=did, placement="home", item_id="s2", position=2
+    )
+    track(ws, "ada", "Placement Clicked", placement="home", item_id="s2")  # names no decision
+    found = ok(ws.client.get(f"/v1/decisions/{did}", headers=ws.admin))
+    assert found["decision_id"] == did and found["placement"] == "home"
+    assert [(i["item_id"], i["position"]) for i in found["impressions"]] == [
+        ("s1", 1),
+        ("s2", 2),
+        ("s3", 3),
+    ]
+    assert [(c["item_id"], c["position"]) for c in found["clicks"]] == [("s2", 2)]
+    assert [i["propensity"] for i in found["items"]] == [1.0, 1.0, 1.0]
+    missing = ws.client.get("/v1/decisions/d_nope", headers=ws.admin)
+    assert error_of(missing, 404)["field"] == "decision_id"
+
+
+def test_erasure_removes_the_persons_decisions(container: Container, ws: Workspace) -> None:
+    stock(container, ws)
+    manual(ws, "home", ["s1", "s2"], size=2)
+    view(ws, "ada", "s4")
+    mine = decide(ws, "home", userId="ada")["home"]["decision_id"]
+    theirs = decide(ws, "home", userId="bo")["home"]["decision_id"]
+    track(ws, "ada", "Placement Viewed", decision_id=mine, item_ids=["s1"])
+    queued = decide(ws, "home", userId="ada")["home"]["decision_id"]  # maybe not written yet
+    erased = ok(ws.client.delete(f"/v1/profiles/{ref_path('user_id:ada')}", headers=ws.admin))
+    assert erased["erased"]["decision_outcome"] == 1
+    assert error_of(ws.client.get(f"/v1/decisions/{queued}", headers=ws.admin), 404)
+    assert {r["user_id"] for r in logged(container, ws)} == {"bo"}
+    assert error_of(ws.client.get(f"/v1/decisions/{mine}", headers=ws.admin), 404)
+    assert ok(ws.client.get(f"/v1/decisions/{theirs}", headers=ws.admin))["user_id"] == "bo"
+
+
+def test_decisions_of_other_workspaces_are_invisible(container: Container, ws: Workspace) -> None:
+    stock(container, ws)
+    manual(ws, "home", ["s1"], size=1)
+    did = decide(ws, "home")["home"]["decision_id"]
+    other = Workspace(container.workspaces.create("other"), ws.client)
+    assert error_of(ws.client.get(f"/v1/decisions/{did}", headers=other.admin), 404)
+    r = other.client.post(
+        "/v1/decide", json={"placements": ["home"]}, auth=(other.created.write_key, "")
+    )
+    assert error_of(r, 404)["field"] == "placements[0]"
+
+
+def test_a_clean_stop_writes_every_queued_decision(container: Container, ws: Workspace) -> None:
+    stock(container, ws)
+    manual(ws, "home", ["s1"], size=1)
+    for _ in range(30):
+        decide(ws, "home")
+    container.decisions.log.stop()
+    assert container.decisions.log.pending == 0
+    assert len(logged(container, ws)) == 30
+    container.decisions.log.start()
