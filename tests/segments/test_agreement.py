@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 
 from tests.segments.conditions import NOW, conditions, events, profiles
-from unico.segments.ast import Condition, EventAggregate
+from unico.segments.ast import Condition, EventAggregate, Not
 from unico.segments.evaluate import ProfileContext, aggregate_events, evaluate
 from unico.segments.parser import parse, unparse
 from unico.segments.sql import compile_condition, install_sqlite_functions
@@ -107,6 +107,7 @@ def _members_in_sql(
         dialect_name=engine.dialect.name,
         consent_defaults=DEFAULTS,
         segment_clause=lambda name: profile.c.profile_id.in_(sorted(segs[name])),
+        workspace_id=ws if len(segs["s1"]) % 2 else None,  # both ways aggregates compile
     )
     query = select(profile.c.profile_id).where(profile.c.workspace_id == ws, clause)
     with engine.connect() as conn:
@@ -132,7 +133,10 @@ def test_sql_selects_what_the_evaluator_selects(engine: Engine) -> None:
         segs = {"s1": s1, "s2": set()}
         ws = f"agree-{secrets.token_hex(6)}"
         _write(engine, ws, people, history)
-        for cond in conds:
+        # Each condition and its negation: most random conditions hold for nobody (a missing
+        # field is unknown), so the negation is what gives the "member" side its examples,
+        # and it checks that NOT keeps unknown unknown in SQL too.
+        for cond in [c for drawn in conds for c in (drawn, Not(drawn))]:
             expected = _members_in_memory(cond, people, history, segs)
             assert _members_in_sql(engine, ws, cond, segs) == expected, unparse(cond)
             seen["members"] += len(expected)
@@ -140,5 +144,6 @@ def test_sql_selects_what_the_evaluator_selects(engine: Engine) -> None:
             assert parse(unparse(cond)) == cond
 
     agree()
-    # The examples exercised both outcomes, so agreement is not "nobody, both times".
+    # The examples exercised both outcomes, so agreement is not "nobody, both times". (Over
+    # the conditions alone this failed for some seeds: 34 members with --hypothesis-seed=47.)
     assert seen["members"] > 50 and seen["non_members"] > 50, seen

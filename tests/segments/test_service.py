@@ -156,3 +156,27 @@ def test_erasure_removes_memberships_windows_and_schedule(
             rows = conn.execute(table.select().where(table.c.profile_id == p)).all()
             assert rows == []
     assert member_ids(ws, "browsers") == set()
+
+
+def test_window_states_go_only_when_no_segment_uses_them(
+    ws: Workspace, container: Container
+) -> None:
+    def keys() -> set[str]:
+        with container.store.read() as conn:
+            rows = conn.execute(
+                segment_window.select().where(segment_window.c.workspace_id == ws.id)
+            ).all()
+        return {r.agg_key for r in rows}
+
+    create(ws, "buyers", 'did event "Order Completed" within 7d')
+    create(ws, "viewers", 'did event "Product Viewed" within 7d')
+    _people(ws)
+    track(ws, "a", "Product Viewed")
+    both = keys()
+    assert len(both) == 2
+    create(ws, "italians", 'traits.country == "IT"')
+    container.segments.recompute(ws.id, "viewers")
+    assert keys() == both
+    container.segments.update(ws.id, "buyers", condition='traits.country == "FR"')
+    assert len(keys()) == 1 and keys() < both
+    assert member_ids(ws, "buyers") == {pid(ws, "c")}

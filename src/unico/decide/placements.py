@@ -65,6 +65,45 @@ class DefaultSpec(BaseModel):
     strategy: Literal["popular", "trending", "none"] = "popular"
 
 
+SegmentName = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AudienceSpec(BaseModel):
+    """Who the placement personalizes for: members of ``segments`` (any or all of them)
+    and of none of ``exclude``. Everyone else gets the default experience."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    segments: list[SegmentName] = Field(default_factory=list, max_length=20)
+    match: Literal["any", "all"] = "any"
+    exclude: list[SegmentName] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _something(self) -> AudienceSpec:
+        if not self.segments and not self.exclude:
+            raise ValueError("an audience names segments to include or exclude")
+        return self
+
+
+class TargetSpec(BaseModel):
+    """An experience for one segment: its members get this strategy (or these items)
+    instead of the placement's own. The first target whose segment holds wins."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    segment: SegmentName
+    strategy: Strategy | None = None
+    items: list[ItemId] = Field(default_factory=list, max_length=200)
+
+    @model_validator(mode="after")
+    def _what(self) -> TargetSpec:
+        if self.items and self.strategy not in (None, "manual"):
+            raise ValueError("a target lists items (manual) or names a strategy, not both")
+        if not self.items and self.strategy in (None, "manual"):
+            raise ValueError("a target needs a strategy or its items")
+        return self
+
+
 class PlacementSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,6 +122,9 @@ class PlacementSpec(BaseModel):
     #: Chance per slot of showing a random eligible item instead of the best one.
     epsilon: float | None = Field(None, ge=0, le=1)
     description: str = Field("", max_length=500)
+    #: Segment targeting: who is personalized, and per-segment experiences.
+    audience: AudienceSpec | None = None
+    targets: list[TargetSpec] = Field(default_factory=list, max_length=20)
 
     @model_validator(mode="after")
     def _manual_items(self) -> PlacementSpec:
@@ -114,6 +156,46 @@ class Placement:
     default_strategy: str
     kinds: frozenset[str] | None
     epsilon: float
+    audience: Audience | None = None
+    targets: tuple[Target, ...] = ()
+
+    @property
+    def segments(self) -> frozenset[str]:
+        """Every segment the placement's targeting reads."""
+        names = {t.segment for t in self.targets}
+        if self.audience is not None:
+            names |= self.audience.include | self.audience.exclude
+        return frozenset(names)
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    include: frozenset[str]
+    match_all: bool
+    exclude: frozenset[str]
+
+    def admits(self, memberships: frozenset[str] | set[str]) -> bool:
+        """Whether a person in ``memberships`` belongs to the audience.
+
+        >>> Audience(frozenset({"vip", "it"}), False, frozenset({"churned"})).admits({"vip"})
+        True
+        >>> Audience(frozenset({"vip", "it"}), True, frozenset()).admits({"vip"})
+        False
+        """
+        if self.exclude & memberships:
+            return False
+        if not self.include:
+            return True
+        if self.match_all:
+            return self.include <= memberships
+        return bool(self.include & memberships)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    segment: str
+    strategy: str
+    items: tuple[str, ...]
 
 
 def compile_placement(spec: PlacementSpec, default_epsilon: float) -> Placement:
@@ -128,7 +210,18 @@ def compile_placement(spec: PlacementSpec, default_epsilon: float) -> Placement:
         default_strategy=spec.default.strategy,
         kinds=frozenset(spec.kinds) if spec.kinds else None,
         epsilon=default_epsilon if spec.epsilon is None else spec.epsilon,
+        audience=_audience(spec.audience),
+        targets=tuple(
+            Target(t.segment, "manual" if t.items else str(t.strategy), tuple(t.items))
+            for t in spec.targets
+        ),
     )
+
+
+def _audience(spec: AudienceSpec | None) -> Audience | None:
+    if spec is None:
+        return None
+    return Audience(frozenset(spec.segments), spec.match == "all", frozenset(spec.exclude))
 
 
 def parse_spec(raw: Any) -> PlacementSpec:
@@ -168,6 +261,7 @@ class PlacementService:
         clock: Clock,
         known_items: Callable[[str, Iterable[str]], set[str]],
         *,
+        known_segments: Callable[[str], set[str]] | None = None,
         cache_seconds: float = 2.0,
         default_epsilon: float = 0.05,
     ) -> None:
@@ -175,6 +269,8 @@ class PlacementService:
         self.decide_store = decide_store
         self.clock = clock
         self.known_items = known_items
+        #: The workspace's segment names (targeting may only name existing segments).
+        self.known_segments = known_segments
         self.cache_seconds = cache_seconds
         self.default_epsilon = default_epsilon
         self._cache: dict[str, _Cached] = {}
@@ -263,6 +359,9 @@ class PlacementService:
         where = "default_items" if spec.default_items is not None else "default.items"
         named += [(where, i) for i in default_items]
         named += [("rules.pins", p.item) for p in spec.rules.pins]
+        for t, target in enumerate(spec.targets):
+            named += [(f"targets[{t}].items", i) for i in target.items]
+        self._check_segments(workspace_id, spec)
         known = self.known_items(workspace_id, {item for _, item in named})
         seen: dict[str, int] = {}
         for field, item in named:
@@ -273,6 +372,18 @@ class PlacementService:
                     f"item {item!r} is not in the catalog", field=f"{field}[{index}]{suffix}"
                 )
         return spec
+
+    def _check_segments(self, workspace_id: str, spec: PlacementSpec) -> None:
+        named = [(f"targets[{i}].segment", t.segment) for i, t in enumerate(spec.targets)]
+        if spec.audience is not None:
+            named += [(f"audience.segments[{i}]", n) for i, n in enumerate(spec.audience.segments)]
+            named += [(f"audience.exclude[{i}]", n) for i, n in enumerate(spec.audience.exclude)]
+        if not named:
+            return
+        known = self.known_segments(workspace_id) if self.known_segments else set()
+        for field, name in named:
+            if name not in known:
+                raise Unprocessable(f"no segment {name!r}", field=field)
 
     def _save(self, workspace_id: str, spec: PlacementSpec) -> dict[str, Any]:
         with self.store.write() as conn:

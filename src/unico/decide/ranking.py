@@ -19,7 +19,7 @@ being there: its propensity, which off-policy evaluation divides by.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from unico.catalog.model import Item
@@ -45,8 +45,12 @@ def pool_size(size: int) -> int:
     return max(MIN_POOL, POOL_FACTOR * size)
 
 
+Keys = tuple[tuple[str, ...] | None, str | None]
+
+
 class _Caps:
-    """Diversity counts. Each candidate's category key and brand are worked out once."""
+    """Diversity counts. Each candidate's category key and brand are worked out once, and
+    which candidates the caps rule out is worked out again only when a cap fills up."""
 
     def __init__(self, rules: Rules) -> None:
         self.rules = rules
@@ -59,30 +63,38 @@ class _Caps:
     def active(self) -> bool:
         return self.max_category is not None or self.max_brand is not None
 
-    def keys(self, item: Item) -> tuple[tuple[str, ...] | None, str | None]:
-        """What ``item`` counts against: its category key and brand (None: no cap)."""
-        category = diversity_key(self.rules, item) if item.category else None
-        return (
-            category if self.max_category is not None else None,
-            (item.brand or None) if self.max_brand is not None else None,
-        )
+    def keys(self, items: Iterable[Item]) -> list[Keys]:
+        """What each item counts against: its category key and brand (None: no cap)."""
+        by_category, by_brand = self.max_category is not None, self.max_brand is not None
+        return [
+            (
+                (diversity_key(self.rules, item) or None) if by_category else None,
+                (item.brand or None) if by_brand else None,
+            )
+            for item in items
+        ]
 
-    def eligible(self, keys: Sequence[tuple[tuple[str, ...] | None, str | None]]) -> list[int]:
+    def blocked(self, keys: Sequence[Keys]) -> list[bool]:
+        """For each of ``keys``, whether a full cap rules it out."""
         categories, brands = self.categories, self.brands
         max_category, max_brand = self.max_category or 0, self.max_brand or 0
         return [
-            n
-            for n, (category, brand) in enumerate(keys)
-            if (category is None or categories.get(category, 0) < max_category)
-            and (brand is None or brands.get(brand, 0) < max_brand)
+            (category is not None and categories.get(category, 0) >= max_category)
+            or (brand is not None and brands.get(brand, 0) >= max_brand)
+            for category, brand in keys
         ]
 
-    def take(self, item: Item) -> None:
-        category, brand = self.keys(item)
+    def take(self, item: Item) -> bool:
+        """Count ``item``; whether that filled a cap."""
+        ((category, brand),) = self.keys((item,))
+        full = False
         if category is not None:
-            self.categories[category] = self.categories.get(category, 0) + 1
+            count = self.categories[category] = self.categories.get(category, 0) + 1
+            full = count >= (self.max_category or 0)
         if brand is not None:
-            self.brands[brand] = self.brands.get(brand, 0) + 1
+            count = self.brands[brand] = self.brands.get(brand, 0) + 1
+            full = full or count >= (self.max_brand or 0)
+        return full
 
 
 def fill_slots(
@@ -103,9 +115,12 @@ def fill_slots(
     else:
         pool = list(ranked[:limit])
     caps = _Caps(rules)
-    keys = [caps.keys(item) for item, _ in pool] if caps.active else []
-    for item in pinned.values():
-        caps.take(item)
+    active = caps.active
+    keys = caps.keys(item for item, _ in pool) if active else []
+    if active:
+        for item in pinned.values():
+            caps.take(item)
+    blocked = caps.blocked(keys)
     slots: list[Slot] = []
     passed_over: set[str] = set()
     for position in range(1, size + 1):
@@ -114,18 +129,23 @@ def fill_slots(
             slots.append(Slot(pinned[position], 0.0, len(slots) + 1, 1.0, "pinned"))
             continue
         # Without caps every candidate left is eligible (the same draws as a full list).
-        eligible = caps.eligible(keys) if caps.active else range(len(pool))
+        eligible = [n for n, b in enumerate(blocked) if not b] if active else range(len(pool))
         if not eligible:
             continue
         first = eligible[0]
-        passed_over.update(pool[n][0].item_id for n in range(first))
+        if first:
+            passed_over.update(pool[n][0].item_id for n in range(first))
         explore = epsilon > 0 and rng.random() < epsilon
         chosen = rng.choice(eligible) if explore else first
         best = 1.0 - epsilon if chosen == first else 0.0
         item, score = pool.pop(chosen)
-        if keys:
+        if active:
             keys.pop(chosen)
-        caps.take(item)
+            blocked.pop(chosen)
+            if caps.take(item):
+                blocked = caps.blocked(keys)
         source = "explored" if chosen != first else "ranked"
         slots.append(Slot(item, score, len(slots) + 1, best + epsilon / len(eligible), source))
+    if not passed_over:
+        return slots, 0
     return slots, len(passed_over - {s.item.item_id for s in slots})

@@ -237,14 +237,15 @@ def screen(
     removed: dict[str, int] = {}
     kept: list[tuple[Item, float]] = []
     seen: set[str] = set()
-    find = items.get
     plain = not (rules.include or rules.exclude) and rules.price_min is None
     plain = plain and rules.price_max is None
     for item_id, score in candidates:
-        item = find(item_id)
-        if item is None:
-            reason = "unknown_item"
-        elif item_id in seen:
+        try:  # not items.get: the get of a read-only mapping is several times slower
+            item = items[item_id]
+        except KeyError:
+            removed["unknown_item"] = removed.get("unknown_item", 0) + 1
+            continue
+        if item_id in seen:
             reason = "duplicate"
         else:
             seen.add(item_id)

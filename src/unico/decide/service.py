@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from unico.catalog.model import Item
@@ -71,6 +71,10 @@ class _Call:
     now: int
     taken: set[str] = field(default_factory=set)
     impressions: dict[int, Mapping[str, int]] = field(default_factory=dict)
+    #: The person's segments, read once per call when a placement targets segments.
+    memberships: set[str] | None = None
+    #: Placement name -> why it must serve its default experience (targeting said so).
+    forced_default: dict[str, str] = field(default_factory=dict)
 
 
 class DecisionService:
@@ -88,6 +92,7 @@ class DecisionService:
         clock: Clock,
         *,
         seed: int = 0,
+        memberships: Callable[[str, str], set[str]] | None = None,
     ) -> None:
         self.store = store
         self.decide_store = decide_store
@@ -99,6 +104,8 @@ class DecisionService:
         self.log = decision_log
         self.clock = clock
         self.seed = seed
+        #: (workspace id, profile id) -> names of the person's segments (for targeting).
+        self.memberships = memberships
 
     def decide(self, workspace_id: str, request: DecideRequest) -> dict[str, Any]:
         active = self.placements.active(workspace_id)
@@ -130,8 +137,34 @@ class DecisionService:
 
     # -- one placement ----------------------------------------------------------------------
 
+    def _targeted(self, call: _Call, placement: Placement) -> tuple[Placement, str | None]:
+        """The placement as this person gets it: a segment target's experience, or the
+        default experience when the person is outside the placement's audience. Only a
+        person who may be personalized has segments here (``personalization`` consent)."""
+        if not placement.segments:
+            return placement, None
+        person = call.person
+        if call.memberships is None:
+            known = person.personalized and person.profile_id is not None
+            call.memberships = (
+                self.memberships(call.workspace_id, str(person.profile_id))
+                if known and self.memberships is not None
+                else set()
+            )
+        held = call.memberships
+        if placement.audience is not None and not placement.audience.admits(held):
+            why = person.reason or "not in the placement's audience: default experience"
+            call.forced_default[placement.name] = why
+            return placement, None
+        for target in placement.targets:
+            if target.segment in held:
+                chosen = replace(placement, strategy=target.strategy, items=target.items)
+                return chosen, target.segment
+        return placement, None
+
     def _one(self, call: _Call, placement: Placement) -> tuple[dict[str, Any], dict[str, Any]]:
         decision_id = new_id("d_", call.now)
+        placement, segment = self._targeted(call, placement)
         exclude, personal_reports = self._personal_excludes(call, placement)
         pins, pin_reports = self._pins(call, placement)
         outcome, ranked, reports = self._ranked(call, placement, exclude, len(pins))
@@ -160,13 +193,17 @@ class DecisionService:
         }
         if outcome.error:
             explanation["error"] = outcome.error
+        if segment is not None:
+            explanation["segment"] = segment
+        scores = [round(s.score, 6) for s in slots]
         answer = {
             "decision_id": decision_id,
             "is_default": outcome.is_default,
-            "items": [_shown(s) for s in slots],
+            "items": [_shown(s, score) for s, score in zip(slots, scores, strict=True)],
             "explanation": explanation,
         }
-        return answer, self._row(call, placement, decision_id, outcome, slots, explanation)
+        row = self._row(call, placement, decision_id, outcome, slots, scores, explanation)
+        return answer, row
 
     def _row(
         self,
@@ -175,6 +212,7 @@ class DecisionService:
         decision_id: str,
         outcome: _Outcome,
         slots: list[Slot],
+        scores: list[float],
         explanation: dict[str, Any],
     ) -> dict[str, Any]:
         return {
@@ -190,11 +228,11 @@ class DecisionService:
                 {
                     "id": s.item.item_id,
                     "position": s.position,
-                    "score": round(s.score, 6),
+                    "score": score,
                     "propensity": s.propensity,
                     "source": s.source,
                 }
-                for s in slots
+                for s, score in zip(slots, scores, strict=True)
             ],
             "context": call.request.context,
             "explanation": explanation,
@@ -268,6 +306,9 @@ class DecisionService:
         self, call: _Call, placement: Placement, exclude: frozenset[str], k: int
     ) -> _Outcome:
         strategy, person = placement.strategy, call.person
+        forced = call.forced_default.get(placement.name)
+        if forced is not None:
+            return _Outcome([], forced, True)
         if strategy == "manual":
             n = len(placement.items)
             return _Outcome(
@@ -423,8 +464,8 @@ def _reason(strategy: str, person: Person, has_context: bool) -> str:
     return f"{strategy} on {len(person.history)} recent interactions{where}"
 
 
-def _shown(slot: Slot) -> dict[str, Any]:
-    return {**slot.item.public(), "position": slot.position, "score": round(slot.score, 6)}
+def _shown(slot: Slot, score: float) -> dict[str, Any]:
+    return {**slot.item.public(), "position": slot.position, "score": score}
 
 
 def decision_view(found: Mapping[str, Any], outcomes: list[dict[str, Any]]) -> dict[str, Any]:

@@ -41,6 +41,8 @@ def wire_decisions(
         decide_store,
         container.clock,
         known_items,
+        # The segments context is wired after this one: look it up when a placement is saved.
+        known_segments=lambda ws: {s["name"] for s in container.segments.list(ws)},
         cache_seconds=settings.decide_placement_cache_seconds,
         default_epsilon=settings.decide_epsilon,
     )
@@ -48,7 +50,8 @@ def wire_decisions(
     def needed(workspace_id: str) -> set[str]:
         out = set()
         for p in placements.active(workspace_id).values():
-            out |= {MODEL_OF[s] for s in (p.strategy, p.default_strategy) if s in MODEL_OF}
+            strategies = (p.strategy, p.default_strategy, *(t.strategy for t in p.targets))
+            out |= {MODEL_OF[s] for s in strategies if s in MODEL_OF}
         return out
 
     def workspaces() -> list[str]:
@@ -84,6 +87,8 @@ def wire_decisions(
         DecisionLog(store, decide_store),
         container.clock,
         seed=settings.decide_seed,
+        # Wired after this context: looked up on use.
+        memberships=lambda ws, pid: container.segments.memberships(ws, pid),
     )
     if pipeline is not None:
         pipeline.listeners.append(OutcomeListener(decide_store))

@@ -13,7 +13,6 @@ dense score vector turns into a query's answer in one vectorized pass.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -104,7 +103,7 @@ class ItemSpace:
         if len(order) < min(len(scores), query.k + len(banned)):
             return None
         top = order[: query.k + len(banned)]
-        return self._pick(top.tolist(), scores[top].tolist(), banned, query.k, positive_only)
+        return self._pick(top, scores[top], banned, query.k, positive_only)
 
     def _best(
         self, positions: np.ndarray | None, scores: np.ndarray, query: Query, positive_only: bool
@@ -115,21 +114,21 @@ class ItemSpace:
         banned = set(self.banned(query).tolist())
         # The banned items can take at most len(banned) places among the best.
         top = top_indexes(scores, query.k + len(banned))
-        ids = top.tolist() if positions is None else positions[top].tolist()
-        return self._pick(ids, scores[top].tolist(), banned, query.k, positive_only)
+        ids = top if positions is None else positions[top]
+        return self._pick(ids, scores[top], banned, query.k, positive_only)
 
     def _pick(
-        self, ids: list[int], values: list[float], banned: set[int], k: int, positive_only: bool
+        self, ids: np.ndarray, values: np.ndarray, banned: set[int], k: int, positive_only: bool
     ) -> list[Scored]:
-        out: list[Scored] = []
+        """The first ``k`` of ``ids`` (best first) that are not banned, with a finite (and,
+        with ``positive_only``, positive) score."""
+        ok = np.isfinite(values)
+        if positive_only:
+            ok &= values > 0
+        found = zip(ids[ok].tolist(), values[ok].tolist(), strict=True)
+        kept = [(i, v) for i, v in found if i not in banned][:k]
         items = self.items
-        for position, value in zip(ids, values, strict=True):
-            if position in banned or not math.isfinite(value) or (positive_only and value <= 0):
-                continue
-            out.append(Scored(items[position], value))
-            if len(out) == k:
-                break
-        return out
+        return [Scored(items[i], v) for i, v in kept]
 
 
 def top_indexes(scores: np.ndarray, m: int) -> np.ndarray:

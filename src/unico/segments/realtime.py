@@ -10,6 +10,14 @@ segments in dependency order, write what changed and store a ``Segment Entered``
 same ones). `SegmentListener` runs it for each ingest group; the sweeper for people whose
 next check is due.
 
+Conditions run as closures compiled once per catalog version (`unico.segments.compiled`,
+the same three-valued semantics as `unico.segments.evaluate`, checked against it by a
+property test). Every dynamic segment is evaluated on every trigger. Skipping those whose
+inputs cannot have changed (a ``traits.*``-only rule on a track event) is not done: the
+listener does not learn which profile columns the group changed (the profile store clears
+its change marks when it writes, before listeners run), consent defaults can change
+between events, and a compiled rule costs about a microsecond.
+
 Membership needs ``analytics`` consent (without it Unico keeps no profile data on the
 person, so they are in no segment, static lists included; list entries stay and count
 again when consent returns). Other purposes count only through ``consented(...)`` in a

@@ -200,7 +200,7 @@ class SegmentService:
             self.segments.update(conn, workspace_id, changed)
             if changed.condition != row.condition:
                 self._refresh(conn, workspace_id, row.segment_id, catalog, now)
-            size = self.segments.sizes(conn, workspace_id).get(row.segment_id, 0)
+            size = self.segments.size(conn, workspace_id, row.segment_id)
         return _view(changed, size)
 
     def delete(self, workspace_id: str, segment_id: str, *, force: bool = False) -> dict[str, Any]:
@@ -238,7 +238,9 @@ class SegmentService:
         fresh = {k: a for k, a in mine.items() if k not in before.aggregates}
         if fresh:
             self.backfill.windows(conn, workspace_id, fresh, now, progress)
-        self.segments.drop_windows(conn, workspace_id, set(catalog.keys.values()))
+        in_use = set(catalog.keys.values())
+        if set(before.keys.values()) - in_use:  # a changed condition left aggregates unused
+            self.segments.drop_windows(conn, workspace_id, in_use)
         progress("members", 0, 1)
         clause = self.backfill.membership_clause(conn, workspace_id, catalog, seg, now, defaults)
         result = self.backfill.memberships(conn, workspace_id, seg, clause, now)
@@ -258,7 +260,7 @@ class SegmentService:
             seg = self._find(catalog, segment_id)
             empty = Catalog(catalog.version, [])
             result = self._refresh(conn, workspace_id, seg.segment_id, empty, now, progress)
-            size = self.segments.sizes(conn, workspace_id).get(seg.segment_id, 0)
+            size = self.segments.size(conn, workspace_id, seg.segment_id)
         return {
             "segment_id": seg.segment_id,
             "size": size,
@@ -303,7 +305,7 @@ class SegmentService:
     def get(self, workspace_id: str, segment_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
             row = self._row(conn, workspace_id, segment_id)
-            size = self.segments.sizes(conn, workspace_id).get(row.segment_id, 0)
+            size = self.segments.size(conn, workspace_id, row.segment_id)
         return _view(row, size)
 
     def members(

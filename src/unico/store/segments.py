@@ -338,6 +338,14 @@ class SqlSegmentStore:
         )
         return {r[0]: int(r[1]) for r in conn.execute(query)}
 
+    def size(self, conn: Connection, workspace_id: str, segment_id: str) -> int:
+        """One segment's member count (`sizes` counts every segment of the workspace)."""
+        m = segment_membership.c
+        query = select(func.count()).where(
+            m.workspace_id == workspace_id, m.segment_id == segment_id
+        )
+        return int(conn.execute(query).scalar() or 0)
+
     def members(
         self,
         conn: Connection,

@@ -48,13 +48,14 @@ def create_app(container: Container, *, manage: bool = True) -> FastAPI:
     async def health(_: Request) -> Response:
         return Response(_HEALTH, media_type="application/json")
 
+    # Routes match in order: the hot paths (`/v1/decide`, `/v1/batch`) come first.
+    app.include_router(decide.router)
     app.include_router(collect.router)
     app.include_router(admin.router)
     # -- decide context routers --
     app.include_router(catalog.router)
     app.include_router(sdk.router)
     app.add_middleware(WriteKeyCors)
-    app.include_router(decide.router)
     # -- segments context routers --
     app.include_router(segments.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

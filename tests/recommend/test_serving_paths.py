@@ -1,0 +1,103 @@
+"""The shortcuts recommenders take when serving give the answers of the plain computation:
+ALS fold-in by the Woodbury identity, item-to-item scores summed from a few rows, popular
+items ranked once, and top-k lists whose order does not depend on k."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from tests.recommend.conftest import T0
+from unico.recommend.als import ALSRecommender
+from unico.recommend.base import Query
+from unico.recommend.cooccurrence import ItemToItemRecommender
+from unico.recommend.data import Row, build_training_data
+from unico.recommend.popular import RANKED, PopularRecommender
+from unico.recommend.ranking import ItemSpace, top_indexes
+
+
+def _rows(people: int = 300, items: int = 120, seed: int = 3) -> list[Row]:
+    rng = np.random.default_rng(seed)
+    weights = 1 / np.arange(1, items + 1)
+    picks = rng.choice(items, size=(people, 6), p=weights / weights.sum())
+    return [
+        (f"u{u}", f"i{i:03d}", float(rng.integers(1, 4)), T0)
+        for u in range(people)
+        for i in picks[u]
+    ]
+
+
+def test_als_fold_in_solves_the_normal_equations() -> None:
+    model = ALSRecommender(factors=16, regularization=5.0, iterations=4)
+    model.fit(build_training_data(_rows()))
+    space, factors = model._space, model._item_factors.astype(np.float64)
+    gram = factors.T @ factors + model.regularization * np.eye(16)
+    for history in ({"i001": 1.0}, {"i002": 2.0, "i010": 1.0, "i050": 5.0}):
+        items = np.array([space.positions[i] for i in history])
+        values = np.array(list(history.values()))
+        lengths = np.full(len(items), len(items))
+        confidence = model._confidence(values, model._length_norm[items], lengths, len(space))
+        f = factors[items]
+        expected = np.linalg.solve(gram + (f.T * (confidence - 1.0)) @ f, f.T @ confidence)
+        assert np.allclose(model.user_factor(history), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_item_to_item_scores_match_the_sparse_product() -> None:
+    model = ItemToItemRecommender(max_neighbors=15)
+    model.fit(build_training_data(_rows()))
+    model.learn_one("new", "i004", 1.0, T0)
+    model.learn_one("new", "i007", 1.0, T0 + 1)  # pending counts, not in the matrix yet
+    space = model._space
+    history = {"i004": 2.0, "i007": 1.0, "i030": 1.0}
+    sources = space.indexes(history)
+    weights = np.array([history[space.items[s]] for s in sources])
+    n = len(space)
+    support = np.maximum(model._support[:n], 1.0)
+    row = np.zeros(n)
+    row[sources] = weights / support[sources] ** model.alpha
+    counts = model._counts.copy()
+    counts.resize((n, n))
+    pending = sparse.lil_matrix((n, n))
+    for a, neighbours in model._pending.items():
+        for b, count in neighbours.items():
+            pending[a, b] = count
+    dense = (row @ (counts + pending.tocsr())) / support ** (1.0 - model.alpha)
+    positions, scores = model._scores(sources, weights, n)
+    assert positions.tolist() == np.flatnonzero(dense).tolist()
+    assert np.allclose(scores, dense[positions])
+    best = model.recommend(Query(history=history, k=5))
+    expected = [i for i in top_indexes(dense, 5 + len(sources)).tolist() if i not in sources]
+    assert [s.item_id for s in best] == [space.items[i] for i in expected[:5]]
+
+
+def test_top_lists_are_prefixes_of_longer_ones_with_ties_in_item_order() -> None:
+    scores = np.array([1.0, 3.0, 2.0, 3.0, 2.0, 2.0, 0.5])
+    assert top_indexes(scores, 4).tolist() == [1, 3, 2, 4]
+    space = ItemSpace([f"i{n}" for n in range(len(scores))], {})
+    for k in range(1, 7):
+        answer = [s.item_id for s in space.answer(scores, Query(k=k, exclude=frozenset({"i3"})))]
+        assert answer == ["i1", "i2", "i4", "i5", "i0", "i6"][:k]
+
+
+def test_popular_ranking_follows_online_learning() -> None:
+    model = PopularRecommender()
+    model.fit(build_training_data(_rows()))
+    before = [s.item_id for s in model.recommend(Query(k=3))]
+    assert before[0] == "i000"
+    for n in range(500):
+        model.learn_one(f"fan{n}", "i099", 1.0, T0)
+    after = [s.item_id for s in model.recommend(Query(k=3, exclude=frozenset({"i000"})))]
+    assert after[0] == "i099"
+    assert after[1:] == [i for i in before if i != "i000"][:2]
+
+
+def test_popular_ranked_once_answers_as_ranking_each_query() -> None:
+    rows: list[Row] = [(f"u{n}", f"i{n:04d}", float(1 + n % 7), T0) for n in range(RANKED + 200)]
+    model = PopularRecommender()
+    model.fit(build_training_data(rows))
+    scores = model._scores[: len(model._space)]
+    for excluded in (0, 30, RANKED + 10):  # the last: more than the kept ranking covers
+        query = Query(k=12, exclude=frozenset(f"i{n:04d}" for n in range(0, 2 * excluded, 2)))
+        expected = model._space.answer(scores, query, positive_only=True)
+        assert model.recommend(query) == expected
+        assert len(expected) == 12
