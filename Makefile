@@ -44,7 +44,7 @@ $(MOVIELENS): | $(BIN)/python
 
 movielens: $(MOVIELENS)
 
-test: lint /usr/bin/chromium $(MOVIELENS)
+test: lint /usr/bin/chromium $(MOVIELENS) gbstats-check
 	$(BIN)/pytest
 
 bench: install
@@ -52,3 +52,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .unico .pytest_cache .mypy_cache .ruff_cache
+
+# The experiments statistics engine against GrowthBook's own engine, in a venv of its own.
+include tests/experiments/gbstats.mk

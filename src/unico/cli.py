@@ -18,6 +18,7 @@ from unico.core.clock import to_iso
 from unico.core.errors import ConfigurationError, UnicoError
 from unico.core.settings import Settings, load_settings
 from unico.decide.cli import models_app, placements_app
+from unico.experiments.cli import experiments_app
 from unico.recommend.cli import eval_app
 from unico.segments.cli import segments_app
 
@@ -35,6 +36,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(catalog_app, name="catalog")
 # -- segments context commands --
 app.add_typer(segments_app, name="segments")
+app.add_typer(experiments_app, name="experiments")
 
 # soft_wrap: keys and curl lines must stay whole so they can be copied.
 console = Console(soft_wrap=True)

@@ -1,0 +1,1 @@
+"""Experiments: A/B tests and bandits, measured by the statistics engine in ``stats``."""
