@@ -133,3 +133,37 @@ def test_a_clean_stop_writes_every_queued_decision(container: Container, ws: Wor
     assert container.decisions.log.pending == 0
     assert len(logged(container, ws)) == 30
     container.decisions.log.start()
+
+
+def test_adds_and_orders_of_recommended_items_are_attributed(
+    container: Container, ws: Workspace
+) -> None:
+    stock(container, ws)
+    manual(ws, "home", ["s1", "s2", "s3"], size=3)
+    did = decide(ws, "home", userId="ada")["home"]["decision_id"]
+    track(ws, "ada", "Product Added", decision_id=did, placement="home", product_id="s2")
+    track(ws, "ada", "Product Added", product_id="s3")  # names no decision
+    track(
+        ws,
+        "ada",
+        "Order Completed",
+        order_id="o-1",
+        products=[
+            {"product_id": "s2", "decision_id": did, "placement": "home"},
+            {"product_id": "s3"},
+            {"sku": "s1", "decision_id": did},
+            "not a product",
+        ],
+    )
+    # An order-wide decision id counts for each of its products.
+    other = decide(ws, "home", userId="ada")["home"]["decision_id"]
+    track(ws, "ada", "Order Completed", decision_id=other, products=[{"product_id": 7}])
+    found = ok(ws.client.get(f"/v1/decisions/{did}", headers=ws.admin))
+    assert [(c["kind"], c["item_id"]) for c in found["conversions"]] == [
+        ("add", "s2"),
+        ("order", "s2"),
+        ("order", "s1"),
+    ]
+    assert found["clicks"] == [] and found["impressions"] == []
+    later = ok(ws.client.get(f"/v1/decisions/{other}", headers=ws.admin))
+    assert [(c["kind"], c["item_id"]) for c in later["conversions"]] == [("order", "7")]

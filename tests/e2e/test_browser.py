@@ -149,6 +149,13 @@ def recorded(shop: Shop, visitor: str) -> dict[str, Any] | None:
     return consent if consent["personalization"]["default"] is False else None
 
 
+def _conversions(shop: Shop, decision: str, count: int) -> list[dict[str, Any]] | None:
+    found = shop.admin("GET", f"/v1/decisions/{decision}")
+    assert found.status_code == 200, found.text
+    conversions: list[dict[str, Any]] = found.json()["conversions"]
+    return conversions if len(conversions) >= count else None
+
+
 def test_recommendations_follow_the_visitor_and_consent(seeded: Shop, context: BrowserContext):
     page = context.new_page()
     visit(page, seeded, "/demo")
@@ -209,6 +216,24 @@ def test_recommendations_follow_the_visitor_and_consent(seeded: Shop, context: B
     ]
     assert views and views[0]["properties"]["item_ids"] == after
     assert named(events, "Product Viewed")[-1]["properties"]["decision_id"] == decision
+
+    # Buying the recommended item counts for the decision: the add, then the order.
+    page.click("#add-to-cart")
+    visit(page, seeded, "/demo/cart")
+    cart = list(dict.fromkeys(["swi-05", item]))
+    assert page.get_attribute("body", "data-unico-cart") == ",".join(cart)
+    with page.expect_navigation():
+        page.click("#checkout")
+    page.wait_for_function("() => window.unico && window.unico.loaded === true")
+    delivered(page)
+    ordered = named(seeded.events(visitor), "Order Completed")[-1]["properties"]["products"]
+    assert {p["product_id"]: p.get("decision_id") for p in ordered} == {
+        **{p["product_id"]: None for p in ordered},
+        item: decision,
+    }
+    assert [p["product_id"] for p in ordered] == cart
+    logged = wait_for(lambda: _conversions(seeded, decision, 2))
+    assert [(c["kind"], c["item_id"]) for c in logged] == [("add", item), ("order", item)]
 
     # Withdrawing personalization in the banner brings back the default experience.
     visit(page, seeded, "/demo")

@@ -1,9 +1,13 @@
 """What became of decisions: ``Placement Viewed`` and ``Placement Clicked`` events, sent by
-the web tag, recorded per decision as they are ingested (in the ingest transaction), and
-erasure of a person's decisions.
+the web tag, and the add-to-carts and orders of recommended items, recorded per decision as
+they are ingested (in the ingest transaction), and erasure of a person's decisions.
 
 ``Placement Viewed``: ``{decision_id, placement, item_ids: [...]}`` -> one impression per item.
 ``Placement Clicked``: ``{decision_id, placement, item_id, position}`` -> one click.
+``Product Added``: ``{decision_id, product_id}`` -> one ``add``.
+``Order Completed``: ``{products: [{product_id, decision_id}, ...]}`` (or one ``decision_id``
+for the whole order) -> one ``order`` per product that names a decision. The web tag adds
+the decision id to the product events of an item the visitor reached from a recommendation.
 
 >>> click = {"decision_id": "d_1", "item_id": "a", "position": 2}
 >>> rows = outcome_rows("ws", CLICKED, click, "p", "m", 5)
@@ -24,6 +28,9 @@ from unico.profiles.store import ProfileStore
 
 VIEWED = "Placement Viewed"
 CLICKED = "Placement Clicked"
+ADDED = "Product Added"
+ORDERED = "Order Completed"
+OUTCOME_EVENTS = frozenset({VIEWED, CLICKED, ADDED, ORDERED})
 MAX_ITEMS = 100
 
 
@@ -45,6 +52,8 @@ def outcome_rows(
     at: int,
 ) -> list[dict[str, Any]]:
     """The outcome rows an event makes (none when it does not name a decision)."""
+    if name == ORDERED:
+        return _order_rows(workspace_id, properties, profile_id, message_id, at)
     decision_id = _text(properties.get("decision_id"), 64)
     if decision_id is None:
         return []
@@ -60,6 +69,11 @@ def outcome_rows(
             return []
         position = _position(properties.get("position"))
         return [{**base, "kind": "click", "item_id": item, "position": position, **tail}]
+    if name == ADDED:
+        item = _product_id(properties)
+        if item is None:
+            return []
+        return [{**base, "kind": "add", "item_id": item, "position": None, **tail}]
     ids = properties.get("item_ids")
     if not isinstance(ids, list):
         return []
@@ -68,6 +82,52 @@ def outcome_rows(
         for n, item in enumerate(ids[:MAX_ITEMS], start=1)
         if _text(item, 255) is not None
     ]
+
+
+def _product_id(product: Any) -> str | None:
+    """The item a product names, as the catalog reads it: ``product_id``, else ``sku``, else
+    ``id``."""
+    if not isinstance(product, dict):
+        return None
+    for key in ("product_id", "sku", "id"):
+        value = product.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        found = _text(value, 255)
+        if found is not None:
+            return found
+    return None
+
+
+def _order_rows(
+    workspace_id: str, properties: dict[str, Any], profile_id: str, message_id: str, at: int
+) -> list[dict[str, Any]]:
+    """One ``order`` row per ordered product that names a decision (its own, or the order's)."""
+    products = properties.get("products")
+    if not isinstance(products, list):
+        return []
+    whole = _text(properties.get("decision_id"), 64)
+    rows = []
+    for product in products[:MAX_ITEMS]:
+        item = _product_id(product)
+        decision_id = _text(product.get("decision_id"), 64) if item else None
+        decision_id = decision_id or whole
+        if item is None or decision_id is None:
+            continue
+        rows.append(
+            {
+                "workspace_id": workspace_id,
+                "decision_id": decision_id,
+                "placement": _text(product.get("placement"), 64),
+                "kind": "order",
+                "item_id": item,
+                "position": None,
+                "profile_id": profile_id,
+                "message_id": message_id,
+                "at": at,
+            }
+        )
+    return rows
 
 
 class OutcomeListener:
@@ -79,7 +139,7 @@ class OutcomeListener:
     def on_events(self, conn: Connection, group: ProfiledGroup) -> None:
         rows: list[dict[str, Any]] = []
         for event, profile_id in group.events:
-            if event.type == "track" and event.name in (VIEWED, CLICKED):
+            if event.type == "track" and event.name in OUTCOME_EVENTS:
                 rows += outcome_rows(
                     group.workspace_id,
                     event.name,

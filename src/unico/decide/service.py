@@ -479,4 +479,9 @@ def decision_view(found: Mapping[str, Any], outcomes: list[dict[str, Any]]) -> d
         "at": to_iso(found["at"]),
         "impressions": [outcome(o) for o in outcomes if o["kind"] == "impression"],
         "clicks": [outcome(o) for o in outcomes if o["kind"] == "click"],
+        "conversions": [
+            {"kind": o["kind"], "item_id": o["item_id"], "at": to_iso(o["at"])}
+            for o in outcomes
+            if o["kind"] in ("add", "order")
+        ],
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from importlib.resources import files
 from typing import Annotated, Any
+from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Path, Query, Request
@@ -64,7 +65,8 @@ def _write_key(request: Request, key: str | None) -> tuple[str | None, str | Non
 
 
 def _cart(request: Request) -> list[str]:
-    raw = request.cookies.get(CART_COOKIE, "")
+    # The page writes the cookie with encodeURIComponent (commas become %2C).
+    raw = unquote(request.cookies.get(CART_COOKIE, ""))
     return [i for i in raw.split(",") if i in _ITEMS][:50]
 
 

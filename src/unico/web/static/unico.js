@@ -18,6 +18,7 @@
   const cfg = { writeKey: '', host: '', flushAt: 20, flushInterval: 1000, maxBackoff: 30000, maxQueue: 500 };
   const RETRY = (s) => s >= 500 || s === 429 || s === 408;
   const REF_MS = 30 * 60 * 1000;
+  const MAX_REFS = 20;
   let timer = 0, attempt = 0, sending = false;
 
   // Storage: localStorage, memory if it is blocked; the anonymous id also in a cookie.
@@ -132,13 +133,32 @@
     }
   };
 
-  // Which recommendation brought the visitor here: a click stored it, or ?unico_decision=.
-  const reference = (props) => {
-    const url = new URLSearchParams(location.search).get('unico_decision');
-    const ref = ls.get('ref');
+  // Which recommendation brought the visitor to an item: a click stored it (the last
+  // MAX_REFS clicked items are remembered for REF_MS), or ?unico_decision= on a landing page.
+  const refs = () => {
+    const now = Date.now(), all = ls.get('refs') || {};
+    return Object.keys(all).filter((k) => all[k] && now - all[k].at < REF_MS).sort((a, b) => all[b].at - all[a].at)
+      .slice(0, MAX_REFS).reduce((out, k) => { out[k] = all[k]; return out; }, {});
+  };
+  const reference = (product, landing) => {
+    const url = landing && new URLSearchParams(location.search).get('unico_decision');
     if (url) return url;
-    if (ref && ref.item === String(props.product_id) && Date.now() - ref.at < REF_MS) return ref.decision;
-    return null;
+    const ref = refs()[String(product.product_id != null ? product.product_id : product.sku)];
+    return ref ? ref.decision : null;
+  };
+  // Product events of a recommended item carry its decision id, so adds and orders count.
+  const attribute = (event, p) => {
+    if ((event === 'Product Viewed' || event === 'Product Added') && p.decision_id == null) {
+      const dec = reference(p, event === 'Product Viewed');
+      if (dec) p.decision_id = dec;
+    } else if (event === 'Order Completed' && Array.isArray(p.products)) {
+      p.products = p.products.map((it) => {
+        if (!it || typeof it !== 'object' || it.decision_id != null) return it;
+        const dec = reference(it, false);
+        return dec ? Object.assign({}, it, { decision_id: dec }) : it;
+      });
+    }
+    return p;
   };
 
   const api = {
@@ -158,12 +178,7 @@
       return enqueue('page', Object.assign(name ? { name } : {}, { properties: Object.assign(pageInfo(), props) }));
     },
     track(event, props) {
-      const p = Object.assign({}, props);
-      if (event === 'Product Viewed' && p.decision_id == null) {
-        const dec = reference(p);
-        if (dec) p.decision_id = dec;
-      }
-      return enqueue('track', { event, properties: p });
+      return enqueue('track', { event, properties: attribute(event, Object.assign({}, props)) });
     },
     identify(userId, traits) {
       if (typeof userId === 'object' && userId) { traits = userId; userId = undefined; }
@@ -171,7 +186,7 @@
       return enqueue('identify', { traits: Object.assign({}, traits) });
     },
     reset() {
-      ['uid', 'aid', 'ref'].forEach(ls.del);
+      ['uid', 'aid', 'refs'].forEach(ls.del);
       cookie('aid', '');
     },
     user: () => ids(),
@@ -257,7 +272,7 @@
     const dec = box.getAttribute('data-unico-decision');
     if (!hit || !box.contains(hit) || !dec) return;
     const item = hit.getAttribute('data-unico-item-id'), placement = box.getAttribute('data-unico-placement');
-    ls.set('ref', { item, decision: dec, placement, at: Date.now() });
+    ls.set('refs', Object.assign(refs(), { [item]: { decision: dec, placement, at: Date.now() } }));
     api.track('Placement Clicked', { decision_id: dec, placement, item_id: item, position: Number(hit.getAttribute('data-unico-position')) });
   };
 
