@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> None:
     result = run(args)
     report(result)
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.write_text(json.dumps(result, indent=2, default=str))
 
 
 if __name__ == "__main__":
