@@ -72,6 +72,7 @@ class Container:
         store = Store(
             settings.database_url,
             sqlite_synchronous=settings.sqlite_synchronous,
+            sqlite_mmap_mib=settings.sqlite_mmap_mib,
             pool_size=settings.pool_size,
             # The process that runs the ingest writer checkpoints the WAL in the background.
             background_checkpoints=not writer_process,

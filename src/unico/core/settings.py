@@ -30,6 +30,12 @@ class Settings(BaseSettings):
         "NORMAL",
         description="SQLite WAL sync mode. NORMAL survives a killed process; FULL also power loss.",
     )
+    sqlite_mmap_mib: int = Field(
+        1024,
+        ge=0,
+        description="SQLite reads the database file through a memory map up to this size (0: "
+        "off). Every connection then shares the OS page cache instead of copying pages.",
+    )
     pool_size: int = Field(8, ge=1, le=200, description="Database connections per process.")
     auto_migrate: bool = Field(True, description="Apply database migrations at start-up.")
     max_event_bytes: int = Field(32 * 1024, ge=1024, description="Largest accepted event (JSON).")

@@ -32,6 +32,7 @@ def build_engine(
     url: str,
     *,
     sqlite_synchronous: str = "NORMAL",
+    sqlite_mmap_mib: int = 0,
     pool_size: int = 8,
     sqlite_autocheckpoint: bool = True,
 ) -> Engine:
@@ -47,7 +48,7 @@ def build_engine(
             json_deserializer=orjson.loads,
             connect_args={"check_same_thread": False, "timeout": 30},
         )
-        _configure_sqlite(engine, sqlite_synchronous, sqlite_autocheckpoint)
+        _configure_sqlite(engine, sqlite_synchronous, sqlite_mmap_mib, sqlite_autocheckpoint)
         return engine
     return create_engine(
         url,
@@ -58,7 +59,9 @@ def build_engine(
     )
 
 
-def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: bool) -> None:
+def _configure_sqlite(
+    engine: Engine, synchronous: str, mmap_mib: int, autocheckpoint: bool
+) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, emit BEGIN (the documented pysqlite recipe).
@@ -69,6 +72,12 @@ def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: bool) ->
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.execute("PRAGMA cache_size=-65536")
+        # Each connection's page cache is its own: with a pool of them and a database larger
+        # than one cache, random reads (a decision's person, 100,000 profiles) went to the file
+        # again and again, ~0.5 ms a person. Through a memory map they share the OS page cache:
+        # ~50 µs (measured on a 700 MB database). WAL frames are still read by SQLite itself.
+        if mmap_mib:
+            cur.execute(f"PRAGMA mmap_size={int(mmap_mib) * 2**20}")
         if not autocheckpoint:
             cur.execute("PRAGMA wal_autocheckpoint=0")  # a Checkpointer thread does it
         cur.close()
@@ -138,6 +147,7 @@ class Store:
         url: str,
         *,
         sqlite_synchronous: str = "NORMAL",
+        sqlite_mmap_mib: int = 0,
         pool_size: int = 8,
         background_checkpoints: bool = False,
     ) -> None:
@@ -147,6 +157,7 @@ class Store:
         self.engine = build_engine(
             url,
             sqlite_synchronous=sqlite_synchronous,
+            sqlite_mmap_mib=sqlite_mmap_mib,
             pool_size=pool_size,
             sqlite_autocheckpoint=not self.background_checkpoints,
         )
