@@ -13,16 +13,16 @@ definition being saved or edited.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     and_,
     case,
-    delete,
     exists,
     false,
     func,
@@ -43,10 +43,9 @@ from unico.segments.catalog import (
     ProfileEval,
     next_change,
 )
-from unico.segments.evaluate import event_matches, event_value
-from unico.segments.sql import compile_condition
+from unico.segments.sql import aggregate_events, compile_condition
 from unico.segments.windows import Window
-from unico.store.schema import Json, event, profile
+from unico.store.schema import event, profile
 from unico.store.segments import SqlSegmentStore
 from unico.store.segments_schema import segment_list_entry, segment_membership
 
@@ -124,7 +123,7 @@ class Backfill:
         return and_(base, consent, rule)
 
     def count(self, conn: Connection, clause: ColumnElement[bool]) -> int:
-        _without_jit(conn)
+        _tuned(conn)
         return int(
             conn.execute(select(func.count()).select_from(profile).where(clause)).scalar() or 0
         )
@@ -141,28 +140,16 @@ class Backfill:
         clause: ColumnElement[bool],
         now: EpochMs,
     ) -> BackfillResult:
-        _without_jit(conn)
-        m = segment_membership.c
-        mine = and_(m.workspace_id == workspace_id, m.segment_id == seg.segment_id)
-        qualifies = select(profile.c.profile_id).where(clause)
-        gone = conn.execute(delete(segment_membership).where(mine, m.profile_id.not_in(qualifies)))
-        held = exists().where(mine, m.profile_id == profile.c.profile_id)
-        newcomers = select(
-            literal(workspace_id),
-            literal(seg.segment_id),
-            profile.c.profile_id,
-            literal(now),
-            literal({"kind": "backfill", "trigger": "backfill"}, Json),
-        ).where(clause, ~held)
-        insert = segment_membership.insert().from_select(
-            ["workspace_id", "segment_id", "profile_id", "since", "reason"], newcomers
+        _tuned(conn)
+        entered, exited = self.segments.replace_members(
+            conn,
+            workspace_id,
+            seg.segment_id,
+            clause,
+            now,
+            {"kind": "backfill", "trigger": "backfill"},
         )
-        if conn.dialect.name == "sqlite":
-            added = conn.execute(insert).rowcount
-        else:  # an INSERT ... SELECT reports no row count through psycopg: count what it returns
-            written = insert.returning(segment_membership.c.profile_id).cte("written")
-            added = int(conn.execute(select(func.count()).select_from(written)).scalar() or 0)
-        return BackfillResult(added, gone.rowcount)
+        return BackfillResult(entered, exited)
 
     def windows(
         self,
@@ -173,47 +160,84 @@ class Backfill:
         progress: Progress = _nothing,
     ) -> int:
         """Build the states of ``aggregates`` from the event log (only the events still
-        inside each window are read). Returns how many profiles got a state."""
+        inside each window are read), and schedule each person's next check for when their
+        oldest event leaves. Returns how many states were written.
+
+        The states are built on the server, one ``INSERT ... SELECT`` per aggregate, with
+        the SQL compiler's reading of the aggregate (`sql.aggregate_events`, the one the
+        agreement tests hold to the evaluator's). Two cases go through `Window` in Python:
+        events of merged profiles (they count for the survivor) and people with more events
+        in the window than a state keeps exactly (their oldest are folded into buckets)."""
+        _tuned(conn)
         survivors = self._survivors(conn, workspace_id)
-        states: dict[str, dict[str, Window]] = {}
+        written = 0
         for done, (key, agg) in enumerate(sorted(aggregates.items())):
             progress("windows", done, len(aggregates))
-            for pid, name, ts, props, context in self._events(conn, workspace_id, agg, now):
-                if event_matches(agg, name, props, context):
-                    value = None if agg.fn == "count" else event_value(agg, props, context)
-                    owner = states.setdefault(_follow(survivors, pid), {})
-                    window = owner.setdefault(key, Window.empty(agg, self.max_points))
-                    window.add(ts, value)
-        rows, due = [], []
-        for pid, windows in states.items():
-            for key, window in windows.items():
-                window.prune(now)
-                if window.points:
-                    rows.append((pid, key, window.dump()))
-            nexts = [w.next_change_at(now) for w in windows.values()]
-            soonest = min((n for n in nexts if n is not None), default=None)
-            if soonest is not None:
-                due.append((pid, soonest))
-        for start in range(0, len(rows), CHUNK):
-            self.segments.write_windows(conn, workspace_id, rows[start : start + CHUNK], [])
-        for start in range(0, len(due), CHUNK):
-            self.segments.schedule_earlier(conn, workspace_id, due[start : start + CHUNK])
+            points = self._points(conn, workspace_id, agg, now)
+            owner, ts, value = points.selected_columns
+            own = points.where(~_merged())
+            written += self.segments.write_windows_from(
+                conn, workspace_id, key, own.order_by(owner, ts, value), self.max_points
+            )
+            leaves = own.with_only_columns(
+                literal(workspace_id), owner, func.min(ts) + agg.window_ms
+            ).group_by(owner)
+            self.segments.schedule_earlier_from(conn, leaves)
+            written += self._windows_in_python(conn, workspace_id, key, agg, now, points, survivors)
         progress("windows", len(aggregates), len(aggregates))
-        return len(states)
+        return written
 
-    def _events(
+    def _points(
         self, conn: Connection, workspace_id: str, agg: ast.EventAggregate, now: EpochMs
-    ) -> Iterator[tuple[str, str | None, int, Any, Any]]:
+    ) -> Select[Any]:
+        """(profile id, timestamp, value) of the events ``agg`` reads now."""
+        matching, number = aggregate_events(agg, now_ms=now, dialect_name=conn.dialect.name)
         c = event.c
-        query = select(c.profile_id, c.name, c.timestamp, c.properties, c.context).where(
-            c.workspace_id == workspace_id,
-            c.profile_id.is_not(None),
-            c.timestamp > now - agg.window_ms,
+        counted = agg.fn == "count"
+        query = select(c.profile_id, c.timestamp, literal(0.0) if counted else number).where(
+            c.workspace_id == workspace_id, c.profile_id.is_not(None), *matching
         )
-        if agg.event is not None:
-            query = query.where(c.name == agg.event)
-        for r in conn.execute(query.execution_options(yield_per=CHUNK)):
-            yield r.profile_id, r.name, r.timestamp, r.properties, r.context
+        return query if counted else query.where(number.is_not(None))
+
+    def _windows_in_python(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        key: str,
+        agg: ast.EventAggregate,
+        now: EpochMs,
+        points: Select[Any],
+        survivors: Mapping[str, str],
+    ) -> int:
+        """The states `write_windows_from` cannot build, built from scratch by `Window`:
+        survivors of merges (their merged profiles' events count for them) and people with
+        more events in the window than a state keeps exactly (folded into buckets)."""
+        owner, merged = points.selected_columns[0], _merged()
+        over = (
+            points.where(~merged)
+            .with_only_columns(owner)
+            .group_by(owner)
+            .having(func.count() > self.max_points)
+        )
+        losers = list(conn.execute(points.where(merged))) if survivors else []
+        people = set(conn.execute(over).scalars()) | {_follow(survivors, r[0]) for r in losers}
+        if not people:
+            return 0
+        windows = {pid: Window.empty(agg, self.max_points) for pid in people}
+        own = conn.execute(points.where(~merged, owner.in_(sorted(people))))
+        for pid, at, value in sorted([*losers, *own], key=lambda r: r[1]):
+            windows[_follow(survivors, pid)].add(at, None if agg.fn == "count" else value)
+        upserts, due = [], []
+        for pid, window in windows.items():
+            window.prune(now)
+            leaves = window.next_change_at(now)
+            if leaves is not None:
+                upserts.append((pid, key, window.dump()))
+                due.append((pid, leaves))
+        for start in range(0, len(upserts), CHUNK):
+            self.segments.write_windows(conn, workspace_id, upserts[start : start + CHUNK], [])
+            self.segments.schedule_earlier(conn, workspace_id, due[start : start + CHUNK])
+        return len(upserts)
 
     def _survivors(self, conn: Connection, workspace_id: str) -> dict[str, str]:
         query = select(profile.c.profile_id, profile.c.merged_into).where(
@@ -276,13 +300,28 @@ class Backfill:
         self.segments.schedule_earlier_from(conn, due)
 
 
-def _without_jit(conn: Connection) -> None:
-    """No JIT for the rest of this transaction on PostgreSQL. The correlated aggregates make
-    the planner's estimates large enough to compile every back-fill statement, which took
-    longer than the scan it sped up (about half a second each at 100,000 profiles): the work
-    is in the JSON functions, which JIT does not make faster."""
+def _merged() -> ColumnElement[bool]:
+    """Whether an event's profile was merged into another. An anti-join against the few
+    merged profiles (found by their index), where joining every event to its profile read
+    the whole profile table."""
+    p = profile.c
+    return exists().where(
+        p.workspace_id == event.c.workspace_id,
+        p.profile_id == event.c.profile_id,
+        p.merged_into.is_not(None),
+    )
+
+
+def _tuned(conn: Connection) -> None:
+    """Planner settings for the rest of this transaction on PostgreSQL. No JIT: the
+    correlated aggregates make the estimates large enough to compile every back-fill
+    statement, which took longer than the scan it sped up (about half a second each at
+    100,000 profiles), and the work is in the JSON functions, which JIT does not make
+    faster. More memory for sorts and hashes: grouping a window's events by person spilled
+    to disk at the default 4 MB."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL jit = off")
+        conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
 
 
 def _follow(survivors: Mapping[str, str], pid: str) -> str:

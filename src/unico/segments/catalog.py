@@ -5,7 +5,7 @@ with an index from event names to the windowed aggregates they feed, and the
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,14 +13,15 @@ from unico.core.types import EpochMs
 from unico.profiles import consent as consent_rules
 from unico.profiles.store import ProfileState
 from unico.segments import ast
-from unico.segments.compiled import TruthFn, compile_truth
 from unico.segments.evaluate import MISSING, PROFILE_TIMES, walk
 from unico.segments.parser import parse
+from unico.segments.program import Program, compile_program
 from unico.segments.semantics import date_ms
 from unico.segments.windows import DEFAULT_MAX_POINTS, Window, aggregate_key
 from unico.store.segments import SegmentRow
 
 log = logging.getLogger("unico.segments")
+_UNREAD = object()
 DAY_MS = 86_400_000
 STATIC = "static"
 DYNAMIC = "dynamic"
@@ -45,8 +46,6 @@ class CompiledSegment:
     probes: tuple[Probe, ...] = ()
     #: state keys of the windowed aggregates the condition uses
     agg_keys: tuple[str, ...] = ()
-    #: the condition compiled (`unico.segments.compiled`): its truth in a context
-    truth: TruthFn | None = field(default=None, compare=False)
 
 
 @dataclass(slots=True)
@@ -60,6 +59,16 @@ class Catalog:
     #: event name (None: any event) -> the aggregates it may feed
     by_event: dict[str | None, list[tuple[str, ast.EventAggregate]]] = field(default_factory=dict)
     has_static: bool = False
+    #: every relative-date probe of the dynamic segments, once each
+    probes: tuple[Probe, ...] = ()
+    #: `keys` by the identity of the node: the program asks with these very nodes, and
+    #: hashing one hashes its whole ``where`` tree (the nodes stay alive in `keys`, so no
+    #: other object can have their id)
+    ids: dict[int, str] = field(default_factory=dict)
+    #: every segment, in dependency order, as one function (`unico.segments.program`)
+    program: Program = field(default=lambda _ctx, _lists, _names: [], repr=False)
+    #: segment id -> its place in `segments`
+    order: dict[str, int] = field(default_factory=dict)
 
     @property
     def aggregates(self) -> dict[str, ast.EventAggregate]:
@@ -112,6 +121,9 @@ def _ordered(segments: list[CompiledSegment]) -> list[CompiledSegment]:
 
 def compile_catalog(version: int, rows: list[SegmentRow]) -> Catalog:
     compiled: list[CompiledSegment] = []
+    # One node object per distinct aggregate, shared by the program and `Catalog.keys`:
+    # the windows are then found by identity (see `compiled.compile_truth`).
+    nodes: dict[ast.EventAggregate, ast.EventAggregate] = {}
     for row in rows:
         if row.kind == STATIC or row.condition is None:
             compiled.append(CompiledSegment(row.segment_id, row.name, STATIC, None, None))
@@ -123,22 +135,26 @@ def compile_catalog(version: int, rows: list[SegmentRow]) -> Catalog:
             continue
         probes = tuple(_probes(cond))
         keys = tuple(dict.fromkeys(aggregate_key(a) for a in ast.aggregates(cond)))
-        truth = compile_truth(cond)
         compiled.append(
-            CompiledSegment(
-                row.segment_id, row.name, DYNAMIC, row.condition, cond, probes, keys, truth
-            )
+            CompiledSegment(row.segment_id, row.name, DYNAMIC, row.condition, cond, probes, keys)
         )
     catalog = Catalog(version, _ordered(compiled))
+    catalog.program = compile_program(
+        [(s.segment_id, s.name, s.condition) for s in catalog.segments], nodes
+    )
+    catalog.order = {s.segment_id: i for i, s in enumerate(catalog.segments)}
     catalog.has_static = any(s.kind == STATIC for s in compiled)
+    catalog.probes = tuple(dict.fromkeys(p for s in compiled for p in s.probes))
     for seg in compiled:
         if seg.condition is None:
             continue
-        for agg in ast.aggregates(seg.condition):
+        for found in ast.aggregates(seg.condition):
+            agg = nodes.setdefault(found, found)
             if agg not in catalog.keys:
                 key = aggregate_key(agg)
                 catalog.keys[agg] = key
                 catalog.by_event.setdefault(agg.event, []).append((key, agg))
+    catalog.ids = {id(agg): key for agg, key in catalog.keys.items()}
     return catalog
 
 
@@ -146,7 +162,17 @@ class ProfileEval:
     """The `EvalContext` of one profile at one moment: fields from its state, aggregates
     from its windows, memberships as evaluated so far (dependencies come first)."""
 
-    __slots__ = ("_cache", "_defaults", "keys", "members", "now_ms", "state", "windows")
+    __slots__ = (
+        "_cache",
+        "_defaults",
+        "_fields",
+        "_ids",
+        "keys",
+        "members",
+        "now_ms",
+        "state",
+        "windows",
+    )
 
     def __init__(
         self,
@@ -156,16 +182,28 @@ class ProfileEval:
         keys: Mapping[ast.EventAggregate, str],
         defaults: Mapping[str, bool],
         members: set[str] | None = None,
+        *,
+        ids: Mapping[int, str] | None = None,
     ) -> None:
         self.state = state
         self.now_ms = now
         self.windows = windows
         self.keys = keys
+        #: `Catalog.ids` when ``keys`` is `Catalog.keys`
+        self._ids = ids or {}
         self._defaults = defaults
         self.members: set[str] = members if members is not None else set()
         self._cache: dict[str, Any] = {}
+        # Comparisons with the clock and the next-check probes read the same few fields.
+        self._fields: dict[tuple[str, ...], Any] = {}
 
     def field(self, path: tuple[str, ...]) -> Any:
+        found = self._fields.get(path, _UNREAD)
+        if found is _UNREAD:
+            found = self._fields[path] = self._read(path)
+        return found
+
+    def _read(self, path: tuple[str, ...]) -> Any:
         # `evaluate.profile_field` over the state's attributes (no dict of them built).
         root, state = path[0], self.state
         if root == "traits" or root == "computed":
@@ -180,14 +218,14 @@ class ProfileEval:
         return MISSING
 
     def aggregate(self, agg: ast.EventAggregate) -> float | int | None:
-        key = self.keys.get(agg)
+        key = self._ids.get(id(agg)) or self.keys.get(agg)
         window = None if key is None else self.windows.get(key)
         if window is None:
             return 0 if agg.fn in ("count", "sum") else None
         assert key is not None
-        if key not in self._cache:
-            self._cache[key] = window.value(self.now_ms)
-        value: float | int | None = self._cache[key]
+        value: float | int | None = self._cache.get(key, _UNREAD)  # type: ignore[assignment]
+        if value is _UNREAD:
+            value = self._cache[key] = window.value(self.now_ms)
         return value
 
     def in_segment(self, name: str) -> bool:
@@ -204,13 +242,29 @@ def next_change(
 ) -> EpochMs | None:
     """The earliest time after ``now`` at which this segment's result may flip with no new
     event: a window losing an event, or the clock passing a relative date."""
+    return _soonest(seg.agg_keys, seg.probes, ctx, now, windows)
+
+
+def next_check(catalog: Catalog, ctx: ProfileEval, now: EpochMs) -> EpochMs | None:
+    """`next_change` over all of the catalog's dynamic segments (all of them are evaluated
+    together, so one pass over the person's windows and the distinct probes does)."""
+    return _soonest(ctx.windows, catalog.probes, ctx, now, ctx.windows)
+
+
+def _soonest(
+    keys: Iterable[str],
+    probes: Iterable[Probe],
+    ctx: ProfileEval,
+    now: EpochMs,
+    windows: Mapping[str, Window],
+) -> EpochMs | None:
     best: EpochMs | None = None
-    for key in seg.agg_keys:
+    for key in keys:
         window = windows.get(key)
         at = window.next_change_at(now) if window is not None else None
         if at is not None and (best is None or at < best):
             best = at
-    for probe in seg.probes:
+    for probe in probes:
         value = ctx.field(probe.path)
         if isinstance(value, str):
             value = date_ms(value)  # ISO text compares with the clock as a time
@@ -239,5 +293,6 @@ __all__ = [
     "ProfileEval",
     "compile_catalog",
     "next_change",
+    "next_check",
     "window_for",
 ]

@@ -5,10 +5,12 @@ The closures mean exactly what `unico.segments.evaluate` means (three-valued log
 `semantics` plans); what they save is the work that does not depend on the profile: the
 ``isinstance`` dispatch over the tree, parsing string literals as dates, and choosing the
 comparison plan. A comparison of a field (or an aggregate) with a constant or with the
-clock picks its plan from a table keyed by the value's kind, built when the condition is
-compiled. Shapes that are rare in practice (two fields compared, ``in`` against a field,
-...) fall back to `evaluate.compare` on the node, so they cannot disagree either. A
-property test checks that both give the same answer on random conditions and profiles.
+clock picks its plan from a table keyed by the value's exact type (its kind for the rarer
+ones), built when the condition is compiled, and each plan is one closure per operator
+(``value >= 18``) rather than a call through `operator`. Shapes that are rare in practice
+(two fields compared, ``in`` against a field, ...) fall back to `evaluate.compare` on the
+node, so they cannot disagree either. A property test checks that both give the same
+answer on random conditions and profiles.
 
 >>> from unico.segments.parser import parse
 >>> from unico.segments.evaluate import ProfileContext
@@ -24,7 +26,8 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
+from typing import Literal as LiteralType
 
 from unico.segments import evaluate as reference
 from unico.segments import semantics
@@ -53,6 +56,13 @@ TruthFn = Callable[[EvalContext], Truth]
 Getter = Callable[[EvalContext], Any]
 #: One comparison against a fixed other side, for a value of a known kind.
 Test = Callable[[Any], Truth]
+#: How one comparison goes for values of one kind, decided when compiling: a fixed outcome,
+#: ``value <op> other`` (the operator already mirrored for ``const op value``), or a test.
+Step: TypeAlias = (
+    tuple[LiteralType["outcome"], Truth]
+    | tuple[LiteralType["direct"], str, Any]
+    | tuple[LiteralType["test"], Test]
+)
 
 _OPERATORS: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "==": operator.eq,
@@ -61,6 +71,25 @@ _OPERATORS: Final[dict[str, Callable[[Any, Any], Any]]] = {
     "<=": operator.le,
     ">": operator.gt,
     ">=": operator.ge,
+}
+#: ``value op other`` flipped: ``other op value`` is ``value mirrored-op other``.
+_MIRROR: Final[dict[str, str]] = {
+    "==": "==",
+    "!=": "!=",
+    "<": ">",
+    "<=": ">=",
+    ">": "<",
+    ">=": "<=",
+}
+#: ``value op other`` as one closure for a fixed ``other``. The values compared are JSON
+#: numbers, strings or booleans (the plans see to it), whose comparisons give bools.
+_DIRECT: Final[dict[str, Callable[[Any], Test]]] = {
+    "==": lambda other: lambda value: value == other,
+    "!=": lambda other: lambda value: value != other,
+    "<": lambda other: lambda value: value < other,
+    "<=": lambda other: lambda value: value <= other,
+    ">": lambda other: lambda value: value > other,
+    ">=": lambda other: lambda value: value >= other,
 }
 _PLAIN_KINDS: Final[dict[type, Kind]] = {
     bool: "boolean",
@@ -81,6 +110,10 @@ def kind_of(value: Any) -> Kind | None:
     return None if value is MISSING else semantics.kind_of(value)
 
 
+def _unknown(_value: Any) -> Truth:
+    return None
+
+
 def compile_condition(cond: Condition) -> Callable[[EvalContext], bool]:
     """Whether ``cond`` holds (unknown does not), as one closure."""
     fn = compile_truth(cond)
@@ -91,20 +124,29 @@ def compile_condition(cond: Condition) -> Callable[[EvalContext], bool]:
     return holds
 
 
-def compile_truth(cond: Condition) -> TruthFn:
-    """``cond`` in three values, as one closure (`evaluate.truth` compiled)."""
+def compile_truth(
+    cond: Condition, shared: dict[EventAggregate, EventAggregate] | None = None
+) -> TruthFn:
+    """``cond`` in three values, as one closure (`evaluate.truth` compiled).
+
+    ``shared``: the aggregate nodes the closures ask the context for are taken from it
+    (and added to it), so that conditions compiled with one ``shared`` ask with the very
+    same node objects: a context keying its windows by those nodes then finds them by
+    identity, without comparing two ``where`` trees."""
+    nodes = {} if shared is None else shared
     if isinstance(cond, And):
-        return _and([compile_truth(i) for i in cond.items])
+        return _and([compile_truth(i, nodes) for i in cond.items])
     if isinstance(cond, Or):
-        return _or([compile_truth(i) for i in cond.items])
+        return _or([compile_truth(i, nodes) for i in cond.items])
     if isinstance(cond, Not):
-        return _not(compile_truth(cond.item))
+        return _not(compile_truth(cond.item, nodes))
     if isinstance(cond, Compare):
-        return _compare(cond)
+        return _compare(interned(cond, nodes))
     if isinstance(cond, Exists):
         return _exists(_getter(cond.field))
     if isinstance(cond, Did):
-        return _did(cond.as_count(), cond.negated)
+        count = cond.as_count()
+        return _did(nodes.setdefault(count, count), cond.negated)
     if isinstance(cond, InSegment):
         name = cond.name
         return lambda ctx: bool(ctx.in_segment(name))
@@ -117,7 +159,33 @@ def compile_truth(cond: Condition) -> TruthFn:
 # -- logic ----------------------------------------------------------------------------------
 
 
+def interned(cond: Compare, nodes: dict[EventAggregate, EventAggregate]) -> Compare:
+    """``cond`` with its aggregates taken from ``nodes`` (see `compile_truth`)."""
+    left, right = cond.left, cond.right
+    if isinstance(left, EventAggregate):
+        left = nodes.setdefault(left, left)
+    if isinstance(right, EventAggregate):
+        right = nodes.setdefault(right, right)
+    if left is cond.left and right is cond.right:
+        return cond
+    return Compare(cond.op, left, right)
+
+
 def _and(items: Sequence[TruthFn]) -> TruthFn:
+    if len(items) == 2:  # the common case, without the loop
+        first, second = items
+
+        def both(ctx: EvalContext) -> Truth:
+            a = first(ctx)
+            if a is False:
+                return False
+            b = second(ctx)
+            if b is False:
+                return False
+            return None if a is None or b is None else True
+
+        return both
+
     def run(ctx: EvalContext) -> Truth:
         result: Truth = True
         for item in items:
@@ -132,6 +200,20 @@ def _and(items: Sequence[TruthFn]) -> TruthFn:
 
 
 def _or(items: Sequence[TruthFn]) -> TruthFn:
+    if len(items) == 2:
+        first, second = items
+
+        def either(ctx: EvalContext) -> Truth:
+            a = first(ctx)
+            if a is True:
+                return True
+            b = second(ctx)
+            if b is True:
+                return True
+            return None if a is None or b is None else False
+
+        return either
+
     def run(ctx: EvalContext) -> Truth:
         result: Truth = False
         for item in items:
@@ -191,10 +273,10 @@ def _compare(cond: Compare) -> TruthFn:
     if op in _OPERATORS:
         if _is_variable(left) and isinstance(right, Literal):
             const = literal_operand(right.value)
-            return _by_kind(_getter(left), _versus(op, const, flipped=False))  # type: ignore[arg-type]
+            return _by_kind(left, _versus(op, const, flipped=False))  # type: ignore[arg-type]
         if isinstance(left, Literal) and _is_variable(right):
             const = literal_operand(left.value)
-            return _by_kind(_getter(right), _versus(op, const, flipped=True))  # type: ignore[arg-type]
+            return _by_kind(right, _versus(op, const, flipped=True))  # type: ignore[arg-type]
         if _is_variable(left) and isinstance(right, Timestamp):
             return _versus_clock(op, _getter(left), right, flipped=False)  # type: ignore[arg-type]
         if isinstance(left, Timestamp) and _is_variable(right):
@@ -203,52 +285,78 @@ def _compare(cond: Compare) -> TruthFn:
         return _in(_getter(left), right)  # type: ignore[arg-type]
     elif op == "contains" and _is_variable(left) and isinstance(right, Literal):
         needle = literal_operand(right.value)
-        return _by_kind(_getter(left), _contains(needle))  # type: ignore[arg-type]
+        return _by_kind(left, _contains(needle))  # type: ignore[arg-type]
     elif op == "matches" and _is_variable(left) and isinstance(right, Literal):
         return _matches(_getter(left), literal_operand(right.value))  # type: ignore[arg-type]
     # Anything else (constants on both sides, two fields...): the reference, node by node.
     return lambda ctx: reference.compare(cond, ctx)
 
 
-def _by_kind(get: Getter, tests: dict[Kind, Test]) -> TruthFn:
-    """The test for the value's kind; unknown for a kind without one (and for null)."""
+def _by_kind(node: Field | EventAggregate, tests: dict[Kind, Test]) -> TruthFn:
+    """The test for the value's kind; unknown for a kind without one (and for null).
+
+    The test is looked up by the value's exact type first; floats (only finite ones are
+    numbers), null, `MISSING` and anything unusual go through `kind_of`."""
     if not tests:
         return lambda ctx: None
+    typed = {t: tests.get(kind, _unknown) for t, kind in _PLAIN_KINDS.items()}
+    if isinstance(node, Field):
+        path = node.path
 
-    def run(ctx: EvalContext) -> Truth:
+        def on_field(ctx: EvalContext) -> Truth:
+            value = ctx.field(path)
+            test = typed.get(type(value)) or tests.get(kind_of(value), _unknown)  # type: ignore[arg-type]
+            return test(value)
+
+        return on_field
+    get = _getter(node)
+
+    def on_value(ctx: EvalContext) -> Truth:
         value = get(ctx)
-        test = tests.get(kind_of(value))  # type: ignore[arg-type]
-        return None if test is None else test(value)
+        test = typed.get(type(value)) or tests.get(kind_of(value), _unknown)  # type: ignore[arg-type]
+        return test(value)
 
-    return run
+    return on_value
 
 
-def _versus(op: str, const: Operand, *, flipped: bool) -> dict[Kind, Test]:
-    """For each kind a value may have, ``value op const`` (``const op value`` if flipped)."""
-    tests: dict[Kind, Test] = {}
+def plans(op: str, const: Operand, *, flipped: bool) -> dict[Kind, Step]:
+    """For each kind a value may have, how ``value op const`` (``const op value`` if
+    flipped) is decided; a kind left out is unknown."""
+    found: dict[Kind, Step] = {}
     if const.kind is None:
-        return tests
-    compare = _OPERATORS[op]
+        return found
     for kind in FIELD_KINDS:
         how = (
             semantics.plan(op, const.kind, kind)
             if flipped
             else semantics.plan(op, kind, const.kind)
         )
-        test = _planned(how, compare, const, flipped)
-        if test is not None:
-            tests[kind] = test
-    return tests
+        step = _step(how, op, const, flipped)
+        if step is not None:
+            found[kind] = step
+    return found
 
 
-def _planned(
-    how: semantics.Plan, compare: Callable[[Any, Any], Any], const: Operand, flipped: bool
-) -> Test | None:
+def kind_test(steps: dict[Kind, Step]) -> Test:
+    """One test for a value of any kind: the step for its kind, unknown without one."""
+    tests = _versus_steps(steps)
+    return lambda value: tests.get(kind_of(value), _unknown)(value)  # type: ignore[arg-type]
+
+
+def _versus(op: str, const: Operand, *, flipped: bool) -> dict[Kind, Test]:
+    """For each kind a value may have, ``value op const`` (``const op value`` if flipped)."""
+    return _versus_steps(plans(op, const, flipped=flipped))
+
+
+def _versus_steps(steps: dict[Kind, Step]) -> dict[Kind, Test]:
+    return {kind: _as_test(step) for kind, step in steps.items()}
+
+
+def _step(how: semantics.Plan, op: str, const: Operand, flipped: bool) -> Step | None:
     if how[0] == "unknown":
         return None
     if how[0] == "const":
-        outcome = how[1]
-        return lambda _value: outcome
+        return ("outcome", how[1])
     if how[0] == "bool":
         other = const.value
     else:
@@ -257,11 +365,18 @@ def _planned(
         rep = how[1] if flipped else how[2]
         if rep == "iso":
             assert const.ms is not None
-            return _iso_test(compare, const.ms, flipped)
+            return ("test", _iso_test(_OPERATORS[op], const.ms, flipped))
         other = const.ms if rep == "ms" else const.value
-    if flipped:
-        return lambda value: bool(compare(other, value))
-    return lambda value: bool(compare(value, other))
+    return ("direct", _MIRROR[op] if flipped else op, other)
+
+
+def _as_test(step: Step) -> Test:
+    if step[0] == "outcome":
+        outcome = step[1]
+        return lambda _value: outcome
+    if step[0] == "direct":
+        return _DIRECT[step[1]](step[2])
+    return step[1]
 
 
 def _iso_test(compare: Callable[[Any, Any], Any], ms: int, flipped: bool) -> Test:
@@ -363,4 +478,13 @@ def _matches(get: Getter, pattern: Operand) -> TruthFn:
     return run
 
 
-__all__ = ["TruthFn", "compile_condition", "compile_truth", "kind_of"]
+__all__ = [
+    "Step",
+    "TruthFn",
+    "compile_condition",
+    "compile_truth",
+    "interned",
+    "kind_of",
+    "kind_test",
+    "plans",
+]

@@ -10,13 +10,17 @@ segments in dependency order, write what changed and store a ``Segment Entered``
 same ones). `SegmentListener` runs it for each ingest group; the sweeper for people whose
 next check is due.
 
-Conditions run as closures compiled once per catalog version (`unico.segments.compiled`,
-the same three-valued semantics as `unico.segments.evaluate`, checked against it by a
-property test). Every dynamic segment is evaluated on every trigger. Skipping those whose
-inputs cannot have changed (a ``traits.*``-only rule on a track event) is not done: the
-listener does not learn which profile columns the group changed (the profile store clears
-its change marks when it writes, before listeners run), consent defaults can change
-between events, and a compiled rule costs about a microsecond.
+A workspace's segments run as one function generated once per catalog version
+(`unico.segments.program`, the same three-valued semantics as `unico.segments.evaluate`,
+checked against it by a property test): each field, aggregate and consent purpose is read
+once per person, and the segments a person is in come back as a list to compare with the
+ones held. Every dynamic segment is evaluated on every trigger. Skipping those whose inputs
+cannot have changed (a ``traits.*``-only rule on a track event) is not done: the listener
+does not learn which profile columns the group changed (the profile store clears its
+change marks when it writes, before listeners run), consent defaults can change between
+events, and a segment costs well under a microsecond in the program. The next check is
+taken once per person over all their windows and the catalog's distinct relative-date
+probes (every dynamic segment is evaluated, so this is the soonest over all of them).
 
 Membership needs ``analytics`` consent (without it Unico keeps no profile data on the
 person, so they are in no segment, static lists included; list entries stay and count
@@ -47,7 +51,7 @@ from unico.segments.catalog import (
     CompiledSegment,
     ProfileEval,
     compile_catalog,
-    next_change,
+    next_check,
     window_for,
 )
 from unico.segments.evaluate import event_matches, event_value
@@ -262,29 +266,27 @@ class SegmentEngine:
             if window.dirty:
                 people.touched_windows.add((pid, key))
         held = people.memberships.setdefault(pid, {})
-        ctx = ProfileEval(state, now, windows, catalog.keys, defaults)
+        ctx = ProfileEval(state, now, windows, catalog.keys, defaults, ids=catalog.ids)
         profiled = ctx.consented("analytics")
-        lists = people.entries.get(pid, set())
         changes: list[Transition] = []
-        due: EpochMs | None = None
-        for seg in catalog.segments:
-            if seg.kind == STATIC:
-                member = profiled and seg.segment_id in lists
-            elif profiled:
-                assert seg.truth is not None
-                member = seg.truth(ctx) is True
-                if seg.agg_keys or seg.probes:  # otherwise the clock alone changes nothing
-                    at = next_change(seg, ctx, now, windows)
-                    if at is not None and (due is None or at < due):
-                        due = at
-            else:
-                member = False
-            if member:
-                ctx.members.add(seg.name)
-            if member != (seg.segment_id in held):
-                reason = self._reason(seg, ctx, member, profiled, trigger.of(pid))
+        if not profiled:  # in no segment, and nothing to check until consent returns
+            for seg in catalog.segments:
+                if seg.segment_id in held:
+                    reason = self._reason(seg, ctx, False, profiled, trigger.of(pid))
+                    changes.append(Transition(seg, pid, False, reason))
+            return changes, None
+        members = catalog.program(ctx, people.entries.get(pid, set()), ctx.members)
+        found = set(members)
+        order = catalog.order
+        changed = [s for s in members if s not in held]
+        changed += [s for s in held if s not in found and s in order]
+        if changed:
+            cause = trigger.of(pid)
+            for segment_id in sorted(changed, key=order.__getitem__):  # the catalog's order
+                seg, member = catalog.segments[order[segment_id]], segment_id in found
+                reason = self._reason(seg, ctx, member, profiled, cause)
                 changes.append(Transition(seg, pid, member, reason))
-        return changes, due
+        return changes, next_check(catalog, ctx, now)
 
     def _reason(
         self,

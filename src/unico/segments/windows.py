@@ -74,7 +74,10 @@ class Window:
     @classmethod
     def load(cls, agg: EventAggregate, state: Any, max_points: int = DEFAULT_MAX_POINTS) -> Window:
         points = state.get("p") if isinstance(state, dict) else None
-        return cls(agg, [list(p) for p in points] if isinstance(points, list) else [], max_points)
+        # Sorted here, whoever wrote them: states built on the server come from an SQL
+        # aggregate whose order SQLite does not promise.
+        loaded = sorted(list(p) for p in points) if isinstance(points, list) else []
+        return cls(agg, loaded, max_points)
 
     def dump(self) -> dict[str, Any]:
         return {"p": self.points}

@@ -12,8 +12,8 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
-    case,
     delete,
+    exists,
     func,
     literal,
     or_,
@@ -27,6 +27,7 @@ from unico.core.types import EpochMs
 from unico.store.bulk import Bulk, dumps
 from unico.store.engine import Store
 from unico.store.profiles import chunks
+from unico.store.schema import Json, profile
 from unico.store.segments_schema import (
     segment,
     segment_catalog,
@@ -197,6 +198,43 @@ class SqlSegmentStore:
             [(workspace_id, s, p) for s, p in deletes],
         )
 
+    def replace_members(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        segment_id: str,
+        qualifies: ColumnElement[bool],
+        since: EpochMs,
+        reason: dict[str, Any],
+    ) -> tuple[int, int]:
+        """Make a segment's members exactly the profiles ``qualifies`` (a WHERE clause over
+        ``profile``) holds for: members who no longer qualify leave, newcomers join with
+        ``since`` and ``reason``, the others keep theirs. Returns (entered, exited).
+
+        A segment with no members yet (a new one, a recompute after a reset) is one plain
+        ``INSERT ... SELECT``: nothing to delete, and no anti-join against the table being
+        filled, which is the plan the planner gets badly wrong (statistics saying the table
+        is empty pick a nested loop over a sequential scan of it: quadratic in the rows
+        written). Rows are written in the profile scan's order, close to the indexes'."""
+        m, p = segment_membership.c, profile.c
+        mine = and_(m.workspace_id == workspace_id, m.segment_id == segment_id)
+        held = conn.execute(select(literal(1)).where(mine).limit(1)).first() is not None
+        exited = 0
+        newcomers = select(
+            literal(workspace_id), literal(segment_id), p.profile_id, literal(since),
+            literal(reason, Json),
+        ).where(qualifies)  # fmt: skip
+        if held:
+            stays = exists().where(
+                p.workspace_id == m.workspace_id, p.profile_id == m.profile_id, qualifies
+            )
+            exited = conn.execute(delete(segment_membership).where(mine, ~stays)).rowcount
+            newcomers = newcomers.where(~exists().where(mine, m.profile_id == p.profile_id))
+        columns = ["workspace_id", "segment_id", "profile_id", "since", "reason"]
+        insert = segment_membership.insert().from_select(columns, newcomers)
+        entered = conn.execute(insert.execution_options(preserve_rowcount=True)).rowcount
+        return entered, exited
+
     def write_windows(
         self,
         conn: Connection,
@@ -218,6 +256,37 @@ class SqlSegmentStore:
             [(workspace_id, p, k) for p, k in deletes],
         )
 
+    def write_windows_from(
+        self, conn: Connection, workspace_id: str, agg_key: str, points: Select[Any], limit: int
+    ) -> int:
+        """Window states built on the server from ``points`` (rows of profile id, timestamp,
+        value, ordered by them): ``{"p": [[timestamp, value, 1], ...]}`` per profile, what
+        `Window.dump` writes for events added one by one, for the profiles with at most
+        ``limit`` points (the others need folding into buckets: the caller's). Returns how
+        many states were written."""
+        rows = points.subquery("points")
+        owner, ts, value = rows.c
+        if conn.dialect.name == "postgresql":
+            point = func.jsonb_build_array(ts, value, 1)
+            listed = func.jsonb_agg(postgresql.aggregate_order_by(point, ts, value))
+            state = func.jsonb_build_object("p", listed)
+        else:  # SQLite aggregates in the order of the ordered subquery
+            state = func.json_object("p", func.json_group_array(func.json_array(ts, value, 1)))
+        states = (
+            select(literal(workspace_id), owner, literal(agg_key), state)
+            .group_by(owner)
+            .having(func.count() <= limit)
+        )
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(segment_window).from_select(
+            ["workspace_id", "profile_id", "agg_key", "state"], states
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=["workspace_id", "profile_id", "agg_key"],
+            set_={"state": insert.excluded.state},
+        )
+        return int(conn.execute(upsert.execution_options(preserve_rowcount=True)).rowcount)
+
     def write_schedule(
         self, conn: Connection, workspace_id: str, due: Sequence[tuple[str, EpochMs | None]]
     ) -> None:
@@ -238,13 +307,14 @@ class SqlSegmentStore:
     def schedule_earlier(
         self, conn: Connection, workspace_id: str, due: Sequence[tuple[str, EpochMs]]
     ) -> None:
-        """Move each profile's next check earlier (never later) — for back-fills."""
+        """Move each profile's next check earlier (never later) — for back-fills. A check
+        that would not move is not written (no new row version, no index update)."""
         self.bulk.executemany(
             conn,
             "INSERT INTO segment_schedule (workspace_id, profile_id, next_check_at)"
             " VALUES (?, ?, ?) ON CONFLICT (workspace_id, profile_id) DO UPDATE SET"
-            " next_check_at = CASE WHEN excluded.next_check_at < segment_schedule.next_check_at"
-            " THEN excluded.next_check_at ELSE segment_schedule.next_check_at END",
+            " next_check_at = excluded.next_check_at"
+            " WHERE excluded.next_check_at < segment_schedule.next_check_at",
             [(workspace_id, p, at) for p, at in due],
         )
 
@@ -259,7 +329,8 @@ class SqlSegmentStore:
         conn.execute(
             insert.on_conflict_do_update(
                 index_elements=["workspace_id", "profile_id"],
-                set_={"next_check_at": case((proposed < current, proposed), else_=current)},
+                set_={"next_check_at": proposed},
+                where=proposed < current,
             )
         )
 
