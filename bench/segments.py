@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import time
@@ -25,11 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import fresh_database, percentile
+from harness import (
+    busiest_others,
+    database_files,
+    fresh_database,
+    machine_busy_seconds,
+    percentile,
+    postgres_cpu,
+    process_cpu,
+)
 from unico.collect.ingest import Ingestor
 from unico.collect.pipeline import Submission
 from unico.container import Container
@@ -294,6 +303,9 @@ def run_batch(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     with fresh_database(kind) as url:
         container = Container.build(load_settings(database_url=url), clock)
         container.store.upgrade()
+        # As a server does (the ingest writer starts it): without it SQLite never
+        # checkpoints, and reads slow down as the WAL grows by gigabytes.
+        container.store.start_checkpointer()
         ws = container.workspaces.create("bench").workspace_id
         started = time.perf_counter()
         bulk_load(container, ws, args.profiles, args.profiles // 5, args.seed)
@@ -306,6 +318,8 @@ def run_batch(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 container.segments.segments.insert(conn, ws, row)
         steps: dict[str, float] = {}
         per_segment: dict[str, float] = {}
+        database = make_url(url).database or ""
+        cpu_before, busy_before = process_cpu(), machine_busy_seconds()
         total_started = time.perf_counter()
         for name, _ in batch_segments():
             seg_started = time.perf_counter()
@@ -321,7 +335,14 @@ def run_batch(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             container.segments.recompute(ws, name, progress)
             per_segment[name] = round(time.perf_counter() - seg_started, 3)
         total = time.perf_counter() - total_started
+        cpu_after, busy = process_cpu(), machine_busy_seconds() - busy_before
+        ours = {os.getpid()} | {
+            pid for pid, (name, _) in cpu_after.items() if f" {database} " in name
+        }
+        own_cpu = cpu_after[os.getpid()][1] - cpu_before[os.getpid()][1]
+        server_cpu = postgres_cpu(cpu_before, cpu_after, database) if kind == "postgres" else 0.0
         sizes = {s["name"]: s["size"] for s in container.segments.list(ws)}
+        files = database_files(url)
         container.store.dispose()
     return {
         "store": kind,
@@ -330,6 +351,14 @@ def run_batch(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "segments": len(batch_segments()),
         "load_seconds": round(load_seconds, 2),
         "recompute_seconds": round(total, 2),
+        # CPU time, which other work on the machine does not inflate the way it does wall
+        # time: this process, and PostgreSQL's processes working for the bench database.
+        "recompute_cpu_seconds": {"bench": round(own_cpu, 2), "postgres": round(server_cpu, 2)},
+        "machine_busy_cores": round(busy / total, 2),
+        **files,
+        "busiest_others": [
+            (name, round(cpu, 1)) for name, cpu in busiest_others(cpu_before, cpu_after, ours)
+        ],
         "steps_seconds": {k: round(v, 2) for k, v in steps.items()},
         "per_segment_seconds": per_segment,
         "sizes": sizes,
