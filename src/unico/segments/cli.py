@@ -44,6 +44,10 @@ def _container(database: str | None) -> Iterator[Container]:
     try:
         if container.settings.auto_migrate:
             container.store.upgrade()
+        # A server's ingest writer checkpoints SQLite's WAL; a recompute writes gigabytes of
+        # it, and without checkpoints every read walks a WAL that only grows (at 1,000,000
+        # profiles the recompute took 2.4 times as long).
+        container.store.start_checkpointer()
         yield container
     except OperationalError as exc:
         url = make_url(container.settings.database_url).render_as_string(hide_password=True)

@@ -1,16 +1,16 @@
-"""Conditions compiled once into Python closures, for the paths that evaluate one profile at
-a time against many segments (real-time ingest, the sweeper).
+"""Conditions compiled once into Python closures: what a workspace's program
+(`unico.segments.program`, the real-time path) calls for the shapes it does not write out
+itself, and for conditions nested too deep for it.
 
 The closures mean exactly what `unico.segments.evaluate` means (three-valued logic, the
 `semantics` plans); what they save is the work that does not depend on the profile: the
 ``isinstance`` dispatch over the tree, parsing string literals as dates, and choosing the
 comparison plan. A comparison of a field (or an aggregate) with a constant or with the
-clock picks its plan from a table keyed by the value's exact type (its kind for the rarer
-ones), built when the condition is compiled, and each plan is one closure per operator
-(``value >= 18``) rather than a call through `operator`. Shapes that are rare in practice
-(two fields compared, ``in`` against a field, ...) fall back to `evaluate.compare` on the
-node, so they cannot disagree either. A property test checks that both give the same
-answer on random conditions and profiles.
+clock picks its plan from a table keyed by the value's kind, built when the condition is
+compiled (`plans`, which the program writes out as source too). Shapes that are rare in
+practice (two fields compared, ``in`` against a field, ...) fall back to `evaluate.compare`
+on the node, so they cannot disagree either. A property test checks that both give the
+same answer on random conditions and profiles.
 
 >>> from unico.segments.parser import parse
 >>> from unico.segments.evaluate import ProfileContext
@@ -172,20 +172,6 @@ def interned(cond: Compare, nodes: dict[EventAggregate, EventAggregate]) -> Comp
 
 
 def _and(items: Sequence[TruthFn]) -> TruthFn:
-    if len(items) == 2:  # the common case, without the loop
-        first, second = items
-
-        def both(ctx: EvalContext) -> Truth:
-            a = first(ctx)
-            if a is False:
-                return False
-            b = second(ctx)
-            if b is False:
-                return False
-            return None if a is None or b is None else True
-
-        return both
-
     def run(ctx: EvalContext) -> Truth:
         result: Truth = True
         for item in items:
@@ -200,20 +186,6 @@ def _and(items: Sequence[TruthFn]) -> TruthFn:
 
 
 def _or(items: Sequence[TruthFn]) -> TruthFn:
-    if len(items) == 2:
-        first, second = items
-
-        def either(ctx: EvalContext) -> Truth:
-            a = first(ctx)
-            if a is True:
-                return True
-            b = second(ctx)
-            if b is True:
-                return True
-            return None if a is None or b is None else False
-
-        return either
-
     def run(ctx: EvalContext) -> Truth:
         result: Truth = False
         for item in items:
@@ -273,10 +245,10 @@ def _compare(cond: Compare) -> TruthFn:
     if op in _OPERATORS:
         if _is_variable(left) and isinstance(right, Literal):
             const = literal_operand(right.value)
-            return _by_kind(left, _versus(op, const, flipped=False))  # type: ignore[arg-type]
+            return _by_kind(_getter(left), _versus(op, const, flipped=False))  # type: ignore[arg-type]
         if isinstance(left, Literal) and _is_variable(right):
             const = literal_operand(left.value)
-            return _by_kind(right, _versus(op, const, flipped=True))  # type: ignore[arg-type]
+            return _by_kind(_getter(right), _versus(op, const, flipped=True))  # type: ignore[arg-type]
         if _is_variable(left) and isinstance(right, Timestamp):
             return _versus_clock(op, _getter(left), right, flipped=False)  # type: ignore[arg-type]
         if isinstance(left, Timestamp) and _is_variable(right):
@@ -285,38 +257,23 @@ def _compare(cond: Compare) -> TruthFn:
         return _in(_getter(left), right)  # type: ignore[arg-type]
     elif op == "contains" and _is_variable(left) and isinstance(right, Literal):
         needle = literal_operand(right.value)
-        return _by_kind(left, _contains(needle))  # type: ignore[arg-type]
+        return _by_kind(_getter(left), _contains(needle))  # type: ignore[arg-type]
     elif op == "matches" and _is_variable(left) and isinstance(right, Literal):
         return _matches(_getter(left), literal_operand(right.value))  # type: ignore[arg-type]
     # Anything else (constants on both sides, two fields...): the reference, node by node.
     return lambda ctx: reference.compare(cond, ctx)
 
 
-def _by_kind(node: Field | EventAggregate, tests: dict[Kind, Test]) -> TruthFn:
-    """The test for the value's kind; unknown for a kind without one (and for null).
-
-    The test is looked up by the value's exact type first; floats (only finite ones are
-    numbers), null, `MISSING` and anything unusual go through `kind_of`."""
+def _by_kind(get: Getter, tests: dict[Kind, Test]) -> TruthFn:
+    """The test for the value's kind; unknown for a kind without one (and for null)."""
     if not tests:
         return lambda ctx: None
-    typed = {t: tests.get(kind, _unknown) for t, kind in _PLAIN_KINDS.items()}
-    if isinstance(node, Field):
-        path = node.path
 
-        def on_field(ctx: EvalContext) -> Truth:
-            value = ctx.field(path)
-            test = typed.get(type(value)) or tests.get(kind_of(value), _unknown)  # type: ignore[arg-type]
-            return test(value)
-
-        return on_field
-    get = _getter(node)
-
-    def on_value(ctx: EvalContext) -> Truth:
+    def run(ctx: EvalContext) -> Truth:
         value = get(ctx)
-        test = typed.get(type(value)) or tests.get(kind_of(value), _unknown)  # type: ignore[arg-type]
-        return test(value)
+        return tests.get(kind_of(value), _unknown)(value)  # type: ignore[arg-type]
 
-    return on_value
+    return run
 
 
 def plans(op: str, const: Operand, *, flipped: bool) -> dict[Kind, Step]:
