@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from unico.catalog.events import item_id_of
 from unico.collect.pipeline import ProfiledGroup
 from unico.decide.log import DecisionLog
 from unico.decide.store import DecideStore
@@ -52,8 +53,11 @@ def outcome_rows(
     at: int,
 ) -> list[dict[str, Any]]:
     """The outcome rows an event makes (none when it does not name a decision)."""
-    if name == ORDERED:
-        return _order_rows(workspace_id, properties, profile_id, message_id, at)
+    tail = {"profile_id": profile_id, "message_id": message_id, "at": at}
+    if name in (ADDED, ORDERED):
+        products = properties.get("products") if name == ORDERED else [properties]
+        kind = "order" if name == ORDERED else "add"
+        return _conversion_rows(workspace_id, kind, properties, products, tail)
     decision_id = _text(properties.get("decision_id"), 64)
     if decision_id is None:
         return []
@@ -62,18 +66,12 @@ def outcome_rows(
         "decision_id": decision_id,
         "placement": _text(properties.get("placement"), 64),
     }
-    tail = {"profile_id": profile_id, "message_id": message_id, "at": at}
     if name == CLICKED:
         item = _text(properties.get("item_id"), 255)
         if item is None:
             return []
         position = _position(properties.get("position"))
         return [{**base, "kind": "click", "item_id": item, "position": position, **tail}]
-    if name == ADDED:
-        item = _product_id(properties)
-        if item is None:
-            return []
-        return [{**base, "kind": "add", "item_id": item, "position": None, **tail}]
     ids = properties.get("item_ids")
     if not isinstance(ids, list):
         return []
@@ -84,47 +82,29 @@ def outcome_rows(
     ]
 
 
-def _product_id(product: Any) -> str | None:
-    """The item a product names, as the catalog reads it: ``product_id``, else ``sku``, else
-    ``id``."""
-    if not isinstance(product, dict):
-        return None
-    for key in ("product_id", "sku", "id"):
-        value = product.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)
-        found = _text(value, 255)
-        if found is not None:
-            return found
-    return None
-
-
-def _order_rows(
-    workspace_id: str, properties: dict[str, Any], profile_id: str, message_id: str, at: int
+def _conversion_rows(
+    workspace_id: str, kind: str, event: dict[str, Any], products: Any, tail: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """One ``order`` row per ordered product that names a decision (its own, or the order's)."""
-    products = properties.get("products")
+    """One ``kind`` row per product that names a decision (its own, or the event's)."""
     if not isinstance(products, list):
         return []
-    whole = _text(properties.get("decision_id"), 64)
+    whole = _text(event.get("decision_id"), 64)
     rows = []
     for product in products[:MAX_ITEMS]:
-        item = _product_id(product)
-        decision_id = _text(product.get("decision_id"), 64) if item else None
-        decision_id = decision_id or whole
+        item = item_id_of(product)
+        decision_id = (_text(product.get("decision_id"), 64) or whole) if item else None
         if item is None or decision_id is None:
             continue
+        placement = _text(product.get("placement"), 64)
         rows.append(
             {
                 "workspace_id": workspace_id,
                 "decision_id": decision_id,
-                "placement": _text(product.get("placement"), 64),
-                "kind": "order",
+                "placement": placement,
+                "kind": kind,
                 "item_id": item,
                 "position": None,
-                "profile_id": profile_id,
-                "message_id": message_id,
-                "at": at,
+                **tail,
             }
         )
     return rows

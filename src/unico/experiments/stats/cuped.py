@@ -32,6 +32,7 @@ from unico.experiments.stats.summary import (
     SampleStats,
     Statistic,
     covariance,
+    paired_from_values,
 )
 
 
@@ -45,11 +46,7 @@ class CovariateStats:
 
     @classmethod
     def from_values(cls, values: npt.ArrayLike, covariate: npt.ArrayLike) -> CovariateStats:
-        post = np.asarray(values, dtype=np.float64)
-        pre = np.asarray(covariate, dtype=np.float64)
-        if post.shape != pre.shape:
-            raise ValueError("values and covariate must have the same length")
-        return cls(SampleStats.from_values(post), SampleStats.from_values(pre), float(post @ pre))
+        return cls(*paired_from_values(values, covariate, "values and covariate"))
 
     @property
     def n(self) -> int:

@@ -123,13 +123,7 @@ class RatioStats:
 
     @classmethod
     def from_values(cls, numerators: npt.ArrayLike, denominators: npt.ArrayLike) -> RatioStats:
-        top = np.asarray(numerators, dtype=np.float64)
-        bottom = np.asarray(denominators, dtype=np.float64)
-        if top.shape != bottom.shape:
-            raise ValueError("numerators and denominators must have the same length")
-        return cls(
-            SampleStats.from_values(top), SampleStats.from_values(bottom), float(top @ bottom)
-        )
+        return cls(*paired_from_values(numerators, denominators, "numerators and denominators"))
 
     @property
     def n(self) -> int:
@@ -160,6 +154,18 @@ class RatioStats:
             - 2 * self.covariance * top / bottom**3
             + top**2 * self.denominator.variance / bottom**4
         )
+
+
+def paired_from_values(
+    first: npt.ArrayLike, second: npt.ArrayLike, names: str
+) -> tuple[SampleStats, SampleStats, float]:
+    """Summaries of two metrics measured on the same units, and the sum of their products
+    (what a ratio or a covariate adjustment needs); ``names`` says what they are in errors."""
+    a = np.asarray(first, dtype=np.float64)
+    b = np.asarray(second, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"{names} must have the same length")
+    return SampleStats.from_values(a), SampleStats.from_values(b), float(a @ b)
 
 
 def covariance(first: BaseStats, second: BaseStats, sum_products: float) -> float:
