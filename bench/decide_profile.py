@@ -138,6 +138,7 @@ def main() -> None:
     parser.add_argument("--http", type=int, default=500, help="requests through TestClient")
     parser.add_argument("--top", type=int, default=40, help="cProfile lines shown")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile")
+    parser.add_argument("--sort", default="cumulative", help="cProfile order (tottime, ...)")
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="unico-decide-profile-")
@@ -165,7 +166,7 @@ def main() -> None:
             for r in requests:
                 c.decisions.decide(ws, r)
             profile.disable()
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(args.top)
+            pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
         if args.http:
             sent = bodies(args, args.http, 3)
             took = per_call_ms(

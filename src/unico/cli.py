@@ -213,11 +213,15 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
             log_level="warning",
         )
         return
+    from unico.core.memory import settle_garbage_collector
     from unico.web.app import create_app
+    from unico.web.factory import serving_process
 
+    serving_process()
     container = Container.build(
         settings, writer_process=settings.is_sqlite and settings.writer_process
     )
+    settle_garbage_collector()
     uvicorn.run(
         create_app(container), host=host, port=port, access_log=access_log, log_level="warning"
     )

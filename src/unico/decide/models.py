@@ -26,6 +26,7 @@ from threadpoolctl import threadpool_limits
 
 from unico.catalog.store import TailRow
 from unico.core.clock import Clock, to_iso
+from unico.core.memory import settle_garbage_collector
 from unico.recommend.base import Recommender, TrainingData
 
 log = logging.getLogger("unico.decide")
@@ -247,6 +248,8 @@ class ModelRegistry:
                 models[name] = models_or_none
         with state.lock:
             state.fitted = Fitted(models, status, row_id)
+        if self._threads:
+            settle_garbage_collector()
 
     def _fit_one(self, name: str, data: TrainingData) -> tuple[Recommender | None, ModelStatus]:
         started = time.perf_counter()
