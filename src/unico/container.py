@@ -17,6 +17,8 @@ from unico.decide.models import ModelRegistry
 from unico.decide.placements import PlacementService
 from unico.decide.service import DecisionService
 from unico.decide.wiring import wire_decisions
+from unico.experiments.service import ExperimentService
+from unico.experiments.wiring import wire_experiments
 from unico.profiles.cache import ProfileCache
 from unico.profiles.service import ProfileService
 from unico.profiles.updater import ProfileUpdater
@@ -61,6 +63,9 @@ class Container:
     segments: SegmentService = field(init=False)
     #: Re-evaluates people when a window expires or a relative date passes.
     segment_sweeper: Sweeper = field(init=False)
+    # -- experiments context fields --
+    #: Experiments: definitions, assignment in decisions, exposures, results, bandits.
+    experiments: ExperimentService = field(init=False)
 
     @classmethod
     def build(
@@ -141,6 +146,8 @@ class Container:
         wire_decisions(container, settings, store, profile_store, pipeline)
         # -- segments context wiring --
         wire_segments(container, settings, profile_store, event_store, pipeline, consent_defaults)
+        # -- experiments context wiring --
+        wire_experiments(container, settings, profile_store, event_store)
         return container
 
     def start(self) -> None:
@@ -153,8 +160,12 @@ class Container:
         self.models.start()
         # -- segments context start --
         self.segment_sweeper.start()
+        # -- experiments context start --
+        self.experiments.start_background()
 
     def stop(self) -> None:
+        # -- experiments context stop --
+        self.experiments.stop_background()
         # -- decide context stop --
         self.models.stop()
         self.decisions.log.stop()

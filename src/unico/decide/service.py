@@ -18,7 +18,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from unico.catalog.model import Item
 from unico.catalog.snapshot import CatalogSnapshot
@@ -35,6 +35,9 @@ from unico.decide.rules import boosted, filter_reason, screen
 from unico.decide.store import DecideStore
 from unico.recommend.base import Query
 from unico.store.engine import Store
+
+if TYPE_CHECKING:
+    from unico.experiments.runtime import ExperimentRuntime
 
 log = logging.getLogger("unico.decide")
 
@@ -106,6 +109,8 @@ class DecisionService:
         self.seed = seed
         #: (workspace id, profile id) -> names of the person's segments (for targeting).
         self.memberships = memberships
+        #: Running experiments: a placement's variant for the person (set by the wiring).
+        self.experiments: ExperimentRuntime | None = None
 
     def decide(self, workspace_id: str, request: DecideRequest) -> dict[str, Any]:
         active = self.placements.active(workspace_id)
@@ -165,11 +170,19 @@ class DecisionService:
     def _one(self, call: _Call, placement: Placement) -> tuple[dict[str, Any], dict[str, Any]]:
         decision_id = new_id("d_", call.now)
         placement, segment = self._targeted(call, placement)
+        tested = None
+        if self.experiments is not None and placement.name not in call.forced_default:
+            placement, tested = self.experiments.apply(
+                call.workspace_id, call.person, call.request, placement
+            )
         exclude, personal_reports = self._personal_excludes(call, placement)
         pins, pin_reports = self._pins(call, placement)
         outcome, ranked, reports = self._ranked(call, placement, exclude, len(pins))
         epsilon = 0.0 if outcome.is_default else placement.epsilon
-        rng = random.Random(f"{self.seed}:{decision_id}") if epsilon else _NO_RNG
+        rng: random.Random = _NO_RNG
+        if epsilon:
+            # An int seed: seeding from a string hashes it with SHA-512 first.
+            rng = random.Random((self.seed << 128) | int(decision_id[-32:], 16))
         slots, passed_over = fill_slots(ranked, pins, placement.rules, placement.size, epsilon, rng)
         filled = 0
         if len(slots) < placement.size and not outcome.is_default:
@@ -195,6 +208,8 @@ class DecisionService:
             explanation["error"] = outcome.error
         if segment is not None:
             explanation["segment"] = segment
+        if tested is not None:
+            explanation["experiment"] = tested
         scores = [round(s.score, 6) for s in slots]
         answer = {
             "decision_id": decision_id,
@@ -202,6 +217,8 @@ class DecisionService:
             "items": [_shown(s, score) for s, score in zip(slots, scores, strict=True)],
             "explanation": explanation,
         }
+        if tested is not None:
+            answer["experiment"] = tested
         row = self._row(call, placement, decision_id, outcome, slots, scores, explanation)
         return answer, row
 

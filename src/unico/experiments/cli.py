@@ -11,11 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from unico.experiments.admin_cli import register
 from unico.experiments.stats.analyze import analyze_document
 from unico.experiments.stats.document import AnalysisInputError
 
 experiments_app = typer.Typer(
-    help="Experiments: analyze A/B test results from summary statistics.", no_args_is_help=True
+    help="Experiments: define, start, stop, results; analyze summary statistics.",
+    no_args_is_help=True,
 )
 console = Console(soft_wrap=True)
 
@@ -32,7 +34,7 @@ SummaryFile = Annotated[
 
 @experiments_app.callback()
 def experiments() -> None:
-    """Experiments: analyze A/B test results from summary statistics."""
+    """Experiments: define, start, stop, results; analyze summary statistics."""
 
 
 @experiments_app.command("analyze")
@@ -110,3 +112,6 @@ def _lift(value: float, relative: bool) -> str:
 def _risk(value: float, relative: bool) -> str:
     # A risk is an expected loss: never negative, so printed without a sign.
     return f"{value:.2%}" if relative else f"{value:.4g}"
+
+
+register(experiments_app)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unico.store import decide_schema, segments_schema
+from unico.store import decide_schema, experiments_schema, segments_schema
 from unico.store.schema import metadata
 
-__all__ = ["decide_schema", "metadata", "segments_schema"]
+__all__ = ["decide_schema", "experiments_schema", "metadata", "segments_schema"]

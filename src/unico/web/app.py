@@ -16,7 +16,7 @@ from starlette.responses import Response
 from unico import __version__
 from unico.collect.models import TYPE_MODELS, BatchRequest, ConsentRequest
 from unico.container import Container
-from unico.web import admin, catalog, collect, decide, errors, sdk, segments
+from unico.web import admin, catalog, collect, decide, errors, experiments, sdk, segments
 from unico.web.cors import WriteKeyCors
 
 _HEALTH = b'{"status":"ok"}'
@@ -58,6 +58,8 @@ def create_app(container: Container, *, manage: bool = True) -> FastAPI:
     app.add_middleware(WriteKeyCors)
     # -- segments context routers --
     app.include_router(segments.router)
+    # -- experiments context routers --
+    app.include_router(experiments.router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
