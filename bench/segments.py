@@ -7,7 +7,8 @@
    window pruning, evaluation in dependency order, next-check time, reasons for changes).
    Target: p99 <= 1 ms. The whole listener time per event is reported too.
 2. Batch: N synthetic profiles (bulk-loaded: COPY on PostgreSQL, executemany on SQLite)
-   plus events for the windowed segments, then `recompute` of 20 segments.
+   plus events for the windowed segments, then `recompute_all` of 20 segments (on
+   `--workers` connections on PostgreSQL).
    Target: 1,000,000 profiles x 20 segments <= 60 s on PostgreSQL.
 
     .venv/bin/python bench/segments.py --profiles 20000             # while developing
@@ -46,6 +47,7 @@ from unico.core.clock import ManualClock
 from unico.core.event import Event
 from unico.core.ids import new_id
 from unico.core.settings import load_settings
+from unico.segments.recompute import POSTGRES_WORKERS
 from unico.store.schema import event
 from unico.store.segments import SegmentRow
 
@@ -317,23 +319,23 @@ def run_batch(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 row = SegmentRow(new_id("seg_", T0), name, "dynamic", cond, None, T0, T0)
                 container.segments.segments.insert(conn, ws, row)
         steps: dict[str, float] = {}
-        per_segment: dict[str, float] = {}
+        marks: dict[str, float] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            now = time.perf_counter()
+            if done == 0:
+                marks[step] = now
+            elif done == total and step in marks:
+                steps[step] = steps.get(step, 0.0) + now - marks[step]
+
         database = make_url(url).database or ""
         cpu_before, busy_before = process_cpu(), machine_busy_seconds()
         total_started = time.perf_counter()
-        for name, _ in batch_segments():
-            seg_started = time.perf_counter()
-            marks: dict[str, float] = {}
-
-            def progress(step: str, done: int, total: int, marks: dict[str, float] = marks) -> None:
-                now = time.perf_counter()
-                if done == 0:
-                    marks[step] = now
-                elif done == total and step in marks:
-                    steps[step] = steps.get(step, 0.0) + now - marks[step]
-
-            container.segments.recompute(ws, name, progress)
-            per_segment[name] = round(time.perf_counter() - seg_started, 3)
+        names = [name for name, _ in batch_segments()]
+        results = container.segments.recompute_all(
+            ws, names, workers=args.workers, progress=progress
+        )
+        per_segment = {r["name"]: r["seconds"] for r in results}
         total = time.perf_counter() - total_started
         cpu_after, busy = process_cpu(), machine_busy_seconds() - busy_before
         ours = {os.getpid()} | {
@@ -349,6 +351,7 @@ def run_batch(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "profiles": args.profiles,
         "events": args.profiles // 5,
         "segments": len(batch_segments()),
+        "workers": 1 if kind == "sqlite" else args.workers,
         "load_seconds": round(load_seconds, 2),
         "recompute_seconds": round(total, 2),
         # CPU time, which other work on the machine does not inflate the way it does wall
@@ -373,6 +376,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2_000, help="real time: events not timed")
     parser.add_argument("--users", type=int, default=2_000, help="real time: distinct people")
     parser.add_argument("--group", type=int, default=100, help="real time: events per submit")
+    parser.add_argument(
+        "--workers", type=int, default=POSTGRES_WORKERS, help="batch: PostgreSQL connections"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-realtime", action="store_true")
     parser.add_argument("--json", type=Path, help="write the results here")

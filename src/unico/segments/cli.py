@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from unico.container import Container
 from unico.core.errors import ConfigurationError, UnicoError
 from unico.core.settings import load_settings
+from unico.segments.recompute import POSTGRES_WORKERS
 
 segments_app = typer.Typer(help="Segments: definitions, members, recompute.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -124,9 +125,21 @@ def segments_members(
 
 @segments_app.command("recompute")
 def segments_recompute(
-    workspace_id: str, segment: str, database: Database = None, as_json: AsJson = False
+    workspace_id: str,
+    segments: Annotated[
+        list[str] | None,
+        typer.Argument(help="Segment ids or names (default: every segment).", show_default=False),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="PostgreSQL connections for several segments at once.")
+    ] = POSTGRES_WORKERS,
+    database: Database = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Recompute a segment's members and window states from the stored profiles and events."""
+    """Recompute members and window states from the stored profiles and events: one
+    segment in one transaction, several (or all) with their independent segments side by
+    side on PostgreSQL."""
+    one = segments if segments is not None and len(segments) == 1 else None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with (
         _container(database) as container,
@@ -139,10 +152,16 @@ def segments_recompute(
                 tasks[step] = bar.add_task(step, total=total)
             bar.update(tasks[step], completed=done, total=total)
 
-        result = container.segments.recompute(workspace_id, segment, progress)
+        if one:
+            results = [container.segments.recompute(workspace_id, one[0], progress)]
+        else:
+            results = container.segments.recompute_all(
+                workspace_id, segments or (), workers=workers, progress=progress
+            )
     if as_json:
-        _print_json(result)
-    else:
+        _print_json(results[0] if one else results)
+        return
+    for result in results:
         console.print(
             f"{result['segment_id']}: {result['size']} members"
             f" (+{result['entered']}, -{result['exited']})"

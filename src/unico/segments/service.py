@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from unico.core.clock import Clock, to_iso
-from unico.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from unico.core.errors import Conflict, InvalidInput, NotFound
 from unico.core.ids import new_id
 from unico.core.types import EpochMs
 from unico.profiles.store import ProfileStore
@@ -21,10 +21,12 @@ from unico.segments import ast
 from unico.segments.batch import Backfill, BackfillResult, Progress, _nothing
 from unico.segments.catalog import DYNAMIC, STATIC, Catalog, CompiledSegment, ProfileEval
 from unico.segments.check import validate
+from unico.segments.dependencies import dependents, refuse_cycles
 from unico.segments.explain import explain
 from unico.segments.lists import ListService
 from unico.segments.parser import parse
 from unico.segments.realtime import SegmentEngine
+from unico.segments.recompute import POSTGRES_WORKERS, Rebuild
 from unico.segments.windows import Window, aggregate_key
 from unico.store.engine import Store
 from unico.store.segments import SegmentRow, SqlSegmentStore
@@ -48,37 +50,12 @@ def _view(row: SegmentRow, size: int | None = None) -> dict[str, Any]:
     return out
 
 
-def _dependents(catalog: Catalog, name: str) -> list[str]:
-    return sorted(
-        s.name
-        for s in catalog.segments
-        if s.condition is not None and name in ast.segment_refs(s.condition)
-    )
-
-
-def _check_cycles(catalog: Catalog, name: str, cond: ast.Condition) -> None:
-    """Refuse a condition that would make a segment depend on itself."""
-    refs = {
-        s.name: ast.segment_refs(s.condition) if s.condition else set() for s in catalog.segments
-    }
-    refs[name] = ast.segment_refs(cond)
-    stack, seen = list(refs[name]), set()
-    while stack:
-        current = stack.pop()
-        if current == name:
-            raise Unprocessable(
-                f"in_segment makes {name!r} depend on itself", field="condition", code="cycle"
-            )
-        if current not in seen:
-            seen.add(current)
-            stack.extend(refs.get(current, ()))
-
-
 class SegmentService:
     """Segments of a workspace.
 
     >>> # service.create("ws_…", "vip", 'computed.revenue > 500')["size"]
     >>> # service.is_member("ws_…", "p_…", "vip")
+    >>> # [r["size"] for r in service.recompute_all("ws_…")]  # every segment, nightly
     """
 
     def __init__(
@@ -112,7 +89,7 @@ class SegmentService:
         cond = parse(text)
         known = {s.name for s in catalog.segments if s.name != current}
         validate(cond, known_segments=known)
-        _check_cycles(catalog, name, cond)
+        refuse_cycles(catalog, name, cond)
         return cond
 
     def _find(self, catalog: Catalog, ref: str) -> CompiledSegment:
@@ -179,7 +156,7 @@ class SegmentService:
             if new_name != row.name:
                 if any(s.name == new_name for s in catalog.segments):
                     raise Conflict(f"a segment named {new_name!r} exists", field="name")
-                users = _dependents(catalog, row.name)
+                users = dependents(catalog, row.name)
                 if users:
                     raise Conflict(
                         f"cannot rename: used by in_segment in {', '.join(users)}", field="name"
@@ -208,7 +185,7 @@ class SegmentService:
         with self.store.write() as conn:
             catalog = self.engine.catalog(conn, workspace_id)
             seg = self._find(catalog, segment_id)
-            users = _dependents(catalog, seg.name)
+            users = dependents(catalog, seg.name)
             if users and not force:
                 raise Conflict(
                     f"segment {seg.name!r} is used by {', '.join(users)} (in_segment);"
@@ -267,6 +244,25 @@ class SegmentService:
             "entered": result.entered,
             "exited": result.exited,
         }
+
+    def recompute_all(
+        self,
+        workspace_id: str,
+        refs: Sequence[str] = (),
+        *,
+        workers: int = POSTGRES_WORKERS,
+        progress: Progress = _nothing,
+    ) -> list[dict[str, Any]]:
+        """Recompute several segments (``refs``: ids or names; all when empty), on up to
+        ``workers`` connections on PostgreSQL (see `unico.segments.recompute`)."""
+        now = self.clock.now_ms()
+        with self.store.read() as conn:
+            catalog = self.engine.catalog(conn, workspace_id)
+        wanted = {self._find(catalog, ref).segment_id for ref in refs}
+        ids = [s.segment_id for s in catalog.segments if not wanted or s.segment_id in wanted]
+        defaults = self.consent_defaults(workspace_id)
+        rebuild = Rebuild(self.store, self.engine, self.backfill)
+        return rebuild.run(workspace_id, ids, now, defaults, workers=workers, progress=progress)
 
     def preview(self, workspace_id: str, condition: str, *, sample: int = 10) -> dict[str, Any]:
         """How many profiles a condition selects now, and a few of them; nothing is saved."""
