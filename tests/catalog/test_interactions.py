@@ -182,3 +182,29 @@ def test_training_data_sums_weights_per_person_and_item(
     assert list(recent.items) == ["b"] and recent.matrix.sum() == 6.0
     newest = container.interactions.training_data(ws.id, max_rows=1, now_ms=T0)
     assert list(newest.users) == [u2] and newest.matrix.sum() == 5.0
+
+
+def test_training_data_orders_ids_as_python_does_whatever_the_database_collation(
+    container: Container, ws: Workspace
+) -> None:
+    # Mixed case and punctuation sort differently under a database's locale collation.
+    items = ["b", "B", "_x", "a-1", "a1", "Z", "é"]
+    for n, item in enumerate(items):
+        for user in ("zed", "Amy", "_bot"):
+            _track(ws, {"userId": user}, "Product Viewed", T0 - 1000 * n, product_id=item)
+    _track(ws, {"userId": "Amy"}, "Product Added", T0, product_id="Z")
+    data = container.interactions.training_data(ws.id, now_ms=T0)
+    assert list(data.items) == sorted(items)
+    pids = {u: _pid(ws, f"user_id:{u}") for u in ("zed", "Amy", "_bot")}
+    assert list(data.users) == sorted(pids.values())
+    dense = data.matrix.toarray()
+    seen = data.last_seen.toarray() if data.last_seen is not None else None
+    assert seen is not None
+    for user, pid in pids.items():
+        row = data.users.index(pid)
+        for item in items:
+            col = data.items.index(item)
+            extra = 3.0 if (user, item) == ("Amy", "Z") else 0.0
+            assert dense[row, col] == 1.0 + extra
+            expected = T0 if extra else T0 - 1000 * items.index(item)
+            assert seen[row, col] == expected

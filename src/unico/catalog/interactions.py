@@ -13,7 +13,8 @@ event                  kind      weight  item id
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,9 +123,7 @@ class InteractionStore:
         (every live item, interacted with or not). Users and items are sorted by id."""
         with self.store.read() as conn:
             totals = self.items.totals(conn, workspace_id, since_ms=since_ms, max_rows=max_rows)
-        users = sorted({t[0] for t in totals})
-        item_ids = sorted({t[1] for t in totals})
-        matrix, last_seen = _matrices(totals, users, item_ids)
+            users, item_ids, matrix, last_seen = _matrices(totals)
         catalog = self.catalog.snapshot(workspace_id).infos()
         return TrainingData(users, item_ids, matrix, last_seen, catalog, now_ms)
 
@@ -134,15 +133,34 @@ class InteractionStore:
 
 
 def _matrices(
-    totals: Sequence[tuple[str, str, float, EpochMs]], users: list[str], items: list[str]
-) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
-    user_index = {u: i for i, u in enumerate(users)}
-    item_index = {it: i for i, it in enumerate(items)}
-    rows = np.fromiter((user_index[t[0]] for t in totals), dtype=np.int64, count=len(totals))
-    cols = np.fromiter((item_index[t[1]] for t in totals), dtype=np.int64, count=len(totals))
-    weights = np.fromiter((t[2] for t in totals), dtype=np.float64, count=len(totals))
-    times = np.fromiter((t[3] for t in totals), dtype=np.float64, count=len(totals))
+    totals: Iterable[tuple[str, str, float, EpochMs]],
+) -> tuple[list[str], list[str], sparse.csr_matrix, sparse.csr_matrix]:
+    """Sorted user and item ids, and the weight and last-seen matrices of ``totals``, read
+    once as they stream: only the ids (once each) and four flat arrays are kept."""
+    user_index: dict[str, int] = {}
+    item_index: dict[str, int] = {}
+    rows, cols, weights, times = array("q"), array("q"), array("d"), array("d")
+    for user, item, weight, at in totals:
+        rows.append(user_index.setdefault(user, len(user_index)))
+        cols.append(item_index.setdefault(item, len(item_index)))
+        weights.append(weight)
+        times.append(at)
+    users, items = sorted(user_index), sorted(item_index)
+    # Ids were numbered as they came (the database's order need not be Python's): renumber.
+    user_rank = _ranks(user_index, users)
+    item_rank = _ranks(item_index, items)
+    r = user_rank[np.frombuffer(rows, dtype=np.int64)] if rows else np.empty(0, np.int64)
+    c = item_rank[np.frombuffer(cols, dtype=np.int64)] if cols else np.empty(0, np.int64)
     shape = (len(users), len(items))
-    matrix = sparse.csr_matrix((weights, (rows, cols)), shape=shape)
-    last_seen = sparse.csr_matrix((times, (rows, cols)), shape=shape)
-    return matrix, last_seen
+    w = np.frombuffer(weights, dtype=np.float64) if weights else np.empty(0)
+    t = np.frombuffer(times, dtype=np.float64) if times else np.empty(0)
+    matrix = sparse.csr_matrix((w, (r, c)), shape=shape)
+    last_seen = sparse.csr_matrix((t, (r, c)), shape=shape)
+    return users, items, matrix, last_seen
+
+
+def _ranks(index: dict[str, int], ordered: list[str]) -> np.ndarray:
+    """``rank[i]``: where the id numbered ``i`` on arrival stands in ``ordered``."""
+    rank = np.empty(len(ordered), dtype=np.int64)
+    rank[np.fromiter((index[i] for i in ordered), np.int64, len(ordered))] = np.arange(len(ordered))
+    return rank

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Protocol, TypeAlias
 
 from sqlalchemy import Connection
@@ -81,4 +81,4 @@ class CatalogStore(Protocol):
         *,
         since_ms: EpochMs | None,
         max_rows: int | None,
-    ) -> list[Totals]: ...
+    ) -> Iterator[Totals]: ...

@@ -3,7 +3,7 @@ and PostgreSQL alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, or_, select, update
@@ -240,9 +240,10 @@ class SqlCatalogStore:
         *,
         since_ms: EpochMs | None,
         max_rows: int | None,
-    ) -> list[Totals]:
+    ) -> Iterator[Totals]:
         """Summed weight and latest time per (profile, item), over the newest ``max_rows``
-        interactions at or after ``since_ms``."""
+        interactions at or after ``since_ms``, streamed (a million pairs as Python tuples
+        were most of a training run's peak memory)."""
         c = interaction.c
         rows = select(c.profile_id, c.item_id, c.weight, c.at).where(c.workspace_id == workspace_id)
         if since_ms is not None:
@@ -255,4 +256,5 @@ class SqlCatalogStore:
             .group_by(sub.c.profile_id, sub.c.item_id)
             .order_by(sub.c.profile_id, sub.c.item_id)
         )
-        return [(r[0], r[1], float(r[2]), int(r[3])) for r in conn.execute(query)]
+        for r in conn.execution_options(yield_per=10_000).execute(query):
+            yield r[0], r[1], float(r[2]), int(r[3])
