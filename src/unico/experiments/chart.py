@@ -45,7 +45,9 @@ def daily_lift(
         end = min(start + day * DAY, until)
         stats = variant_stats(conn, store, row["workspace_id"], row["experiment_id"], metric, end)
         control = stats.get(names[0], (None, EMPTY))[1]
-        point: dict[str, Any] = {"day": (to_iso(end) or "")[:10], "variants": {}}
+        # The last point may end within a day (now): its time tells it from the day before.
+        label = (to_iso(end) or "")[: 10 if end == start + day * DAY else 16].replace("T", " ")
+        point: dict[str, Any] = {"day": label, "variants": {}}
         for name in names[1:]:
             result = compare_sums(spec, metric, control, stats.get(name, (None, EMPTY))[1])
             point["variants"][name] = {
