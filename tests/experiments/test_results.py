@@ -7,10 +7,12 @@ import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.conftest import T0, Workspace
-from tests.experiments.helpers import results, running, shop
+from tests.experiments.helpers import exposures, results, running, shop, variant_of
 from tests.experiments.population import HOUR, Events, behave, expose, ranks
+from tests.profiles.helpers import batch, iso
 from unico.container import Container
 from unico.core.clock import ManualClock
 from unico.experiments.stats import (
@@ -27,6 +29,8 @@ from unico.experiments.stats import (
 )
 from unico.experiments.verdicts import about, interval
 from unico.store.experiments import SqlExperimentStore
+from unico.store.merge_groups import person_groups
+from unico.store.schema import event, profile
 
 METRICS = [
     {"name": "orders", "event": "Order Completed", "window_hours": 2},
@@ -308,3 +312,117 @@ def test_cuped_uses_what_people_did_before_exposure(
     width = cuped["lift"]["ci"][1] - cuped["lift"]["ci"][0]
     assert width < (plain["lift"]["ci"][1] - plain["lift"]["ci"][0]) / 5
     assert cuped["mean"] == plain["mean"]  # the reported mean is the raw one
+
+
+ORDERS = [
+    {"name": "orders", "event": "Order Completed"},
+    {"name": "order count", "kind": "count", "event": "Order Completed"},
+]
+
+
+def _visitor(ws: Workspace, anonymous_id: str) -> str:
+    """An anonymous visitor (a profile with no user id yet) exposed at T0: their variant."""
+    batch(ws, [{"type": "page", "anonymousId": anonymous_id, "timestamp": iso(T0 - HOUR)}])
+    variant = variant_of(ws, anonymousId=anonymous_id)
+    assert variant is not None
+    return variant
+
+
+def _order(at: int, **who: str) -> dict[str, Any]:
+    return {"type": "track", "event": "Order Completed", "timestamp": iso(at), **who}
+
+
+def _order_profiles(container: Container, ws: Workspace) -> set[str]:
+    """The profiles the orders after T0 are stored with."""
+    with container.store.read() as conn:
+        rows = conn.execute(
+            select(event.c.profile_id).where(
+                event.c.workspace_id == ws.id,
+                event.c.name == "Order Completed",
+                event.c.timestamp > T0,  # not the shop's own
+            )
+        )
+        return {r.profile_id for r in rows}
+
+
+def _orders(found: dict[str, Any]) -> dict[str, tuple[int, float]]:
+    """Variant -> (people who ordered, orders), from the ``ORDERS`` metrics."""
+    conversions, counts = found["metrics"]
+    totals = {v["name"]: v["total"] for v in counts["variants"]}
+    return {v["name"]: (v["conversions"], totals[v["name"]]) for v in conversions["variants"]}
+
+
+def test_a_visitor_who_logs_in_to_an_existing_profile_keeps_their_conversions(
+    container: Container, ws: Workspace, clock: ManualClock
+) -> None:
+    shop(container, ws)
+    experiment_id = running(ws, metrics=ORDERS)
+    # Ada has a profile already, and ordered before the exposure (which must not count).
+    batch(ws, [{"type": "identify", "userId": "ada", "timestamp": iso(T0 - 2 * HOUR)}])
+    batch(ws, [_order(T0 - HOUR, userId="ada")])
+    variant = _visitor(ws, "a-1")
+    clock.set(T0 + 3 * HOUR)
+    # She logs in on that device (the visitor's profile is merged into hers), then orders.
+    batch(
+        ws,
+        [{"type": "identify", "userId": "ada", "anonymousId": "a-1", "timestamp": iso(T0 + HOUR)}],
+    )
+    batch(ws, [_order(T0 + 2 * HOUR, userId="ada")])
+    [row] = exposures(container, ws, experiment_id)
+    survivor = ws.profile("anonymous_id:a-1").json()["profile_id"]
+    assert row["profile_id"] is not None and row["profile_id"] != survivor
+    found = _orders(results(ws, experiment_id))
+    assert found[variant] == (1, 1.0)
+    assert all(v == (0, 0.0) for name, v in found.items() if name != variant)
+
+
+def test_conversions_follow_a_person_through_several_merges(
+    container: Container, ws: Workspace, clock: ManualClock
+) -> None:
+    shop(container, ws)
+    experiment_id = running(ws, metrics=ORDERS)
+    batch(
+        ws, [{"type": "identify", "userId": u, "timestamp": iso(T0 - HOUR)} for u in ("bo", "cy")]
+    )
+    variant, other = _visitor(ws, "a-1"), _visitor(ws, "a-2")
+    clock.set(T0 + 6 * HOUR)
+    steps = [
+        _order(T0 + HOUR // 2, anonymousId="a-1"),  # as the visitor
+        {"type": "identify", "userId": "bo", "anonymousId": "a-1", "timestamp": iso(T0 + HOUR)},
+        _order(T0 + 2 * HOUR, userId="bo"),  # as Bo, into whom the visitor was merged
+        {"type": "alias", "previousId": "bo", "userId": "cy", "timestamp": iso(T0 + 3 * HOUR)},
+        _order(T0 + 4 * HOUR, userId="cy"),  # as Cy, into whom Bo was merged
+        # Another visitor, who becomes someone else: none of the orders above are theirs.
+        {"type": "identify", "userId": "di", "anonymousId": "a-2", "timestamp": iso(T0 + HOUR)},
+    ]
+    for step in steps:  # one at a time: each order keeps the profile it had then
+        batch(ws, [step])
+    survivor = ws.profile("user_id:cy").json()["profile_id"]
+    assert ws.profile("anonymous_id:a-1").json()["profile_id"] == survivor
+    assert len(_order_profiles(container, ws)) == 3  # the visitor's, Bo's and Cy's
+    expected = {variant: (1, 3.0)}
+    expected.setdefault(other, (0, 0.0))
+    found = _orders(results(ws, experiment_id))
+    assert {k: v for k, v in found.items() if k in expected} == expected
+    assert all(v == (0, 0.0) for name, v in found.items() if name not in expected)
+
+
+def test_people_are_found_along_chains_that_concurrent_merges_leave(
+    container: Container, ws: Workspace
+) -> None:
+    # The store re-points older losers at each merge; racing merges can still leave chains.
+    chain = {"c1": "c2", "c2": "c3", "c3": "c4", "x1": "c4", "y1": "c2", "solo": None}
+    rows = [
+        {"workspace_id": ws.id, "profile_id": pid, "merged_into": into, "traits": {},
+         "trait_times": {}, "computed": {}, "soft": {}, "consent": {}, "created_at": T0,
+         "updated_at": T0}
+        for pid, into in {**chain, "c4": None}.items()
+    ]  # fmt: skip
+    with container.store.write() as conn:
+        conn.execute(profile.insert(), rows)
+    exposed = select(profile.c.profile_id).where(
+        profile.c.workspace_id == ws.id, profile.c.profile_id.in_(["c1", "solo"])
+    )
+    with container.store.read() as conn:
+        found = person_groups(conn, ws.id, exposed)
+    assert found == {"c1": frozenset({"c1", "c2", "c3", "c4", "x1", "y1"})}

@@ -14,6 +14,7 @@ from tests.experiments.helpers import (
     start,
     variant_of,
 )
+from tests.profiles.helpers import get
 from tests.segments.helpers import create as create_segment
 from unico.container import Container
 from unico.experiments.runtime import Who
@@ -215,3 +216,37 @@ def test_erasing_a_person_erases_their_exposures(container: Container, ws: Works
         r = ws.client.delete(f"/v1/profiles/user_id:{user}", headers=ws.admin)
         assert r.status_code == 200, r.text
     assert [r["user_id"] for r in exposures(container, ws, experiment_id)] == ["max"]
+
+
+def test_a_variant_given_by_profile_alone_follows_the_person_into_a_merge(
+    container: Container, ws: Workspace
+) -> None:
+    shop(container, ws)
+    experiment_id = running(
+        ws,
+        target={"key": "welcome_email"},
+        variants=[
+            {"name": "A", "payload": {"subject": "Hello"}},
+            {"name": "B", "payload": {"subject": "Welcome"}},
+        ],
+    )
+    runtime = container.experiments.runtime
+    # Visitors known by an anonymous id only, each given a variant by profile (an e-mail
+    # step knows the profile, not the browser); then each logs in to an existing account.
+    merged = 0
+    for i in range(12):
+        ws.send("track", {"anonymousId": f"anon-{i}", "event": "Newsletter Viewed"})
+        visitor = str(get(ws, f"anonymous_id:anon-{i}")["profile_id"])
+        first = runtime.assign(ws.id, "welcome_email", Who(visitor))
+        assert first is not None
+        _identify(ws, f"member-{i}", plan="gold")
+        account = str(get(ws, f"user_id:member-{i}")["profile_id"])
+        _identify(ws, f"member-{i}", anonymous=f"anon-{i}")
+        survivor = str(get(ws, f"anonymous_id:anon-{i}")["profile_id"])
+        merged += survivor != visitor
+        assert survivor in (visitor, account)
+        again = runtime.assign(ws.id, "welcome_email", Who(survivor, f"member-{i}"))
+        assert again is not None and again["variant"] == first["variant"]
+    assert merged == 12  # the accounts survived: the lookups went through the merge
+    rows = exposures(container, ws, experiment_id)
+    assert len(rows) == 12

@@ -80,6 +80,7 @@ class ExperimentRuntime:
         memberships: Callable[[str, str], set[str]],
         anonymous_ids: Callable[[Any, str, list[str]], list[str]],
         *,
+        merged_from: Callable[[Any, str, str], list[str]] | None = None,
         cache_seconds: float = 2.0,
     ) -> None:
         self.store = store
@@ -89,6 +90,9 @@ class ExperimentRuntime:
         self.memberships = memberships
         #: (conn, workspace id, profile ids) -> every anonymous id of those people.
         self.anonymous_ids = anonymous_ids
+        #: (conn, workspace id, profile id) -> the profiles merged into it: an exposure made
+        #: by profile alone (a journey step, an offer) before a merge is the survivor's too.
+        self.merged_from = merged_from or (lambda _conn, _ws, _pid: [])
         self.cache_seconds = cache_seconds
         self.exposures = ExposureLog(store, experiments)
         self._cache: dict[str, _Cached] = {}
@@ -196,9 +200,11 @@ class ExperimentRuntime:
         identified gains their profile and user ids, so later decisions anywhere find it."""
         with self.store.read() as conn:
             anonymous = [who.anonymous_id] if who.anonymous_id is not None else []
+            profiles = [who.profile_id] if who.profile_id is not None else []
             if who.profile_id is not None:
                 anonymous += self.anonymous_ids(conn, workspace_id, [who.profile_id])
-            keys = _keys(who.profile_id, who.user_id, anonymous)
+                profiles += self.merged_from(conn, workspace_id, who.profile_id)
+            keys = _keys(profiles, who.user_id, anonymous)
             found = next(
                 (
                     row
@@ -209,7 +215,7 @@ class ExperimentRuntime:
             )
             if found is None:
                 found = self.experiments.find_exposures(
-                    conn, workspace_id, [exp.experiment_id], who.profile_id, anonymous, who.user_id
+                    conn, workspace_id, [exp.experiment_id], profiles, anonymous, who.user_id
                 ).get(exp.experiment_id)
         if found is None:
             return None
@@ -259,7 +265,8 @@ class ExperimentRuntime:
         if len(self._recent) >= MAX_KNOWN:
             self._recent.clear()  # long written by then: the store has them
         anonymous = [row["anonymous_id"]] if row["anonymous_id"] else []
-        for key in _keys(row["profile_id"], row["user_id"], anonymous):
+        profiles = [row["profile_id"]] if row["profile_id"] else []
+        for key in _keys(profiles, row["user_id"], anonymous):
             self._recent[(row["workspace_id"], row["experiment_id"], key)] = row
 
     def _remember(self, cached: _Cached, key: tuple[str, str], name: str) -> None:
@@ -269,10 +276,9 @@ class ExperimentRuntime:
         known[key] = name
 
 
-def _keys(profile_id: str | None, user_id: str | None, anonymous: list[str]) -> list[str]:
+def _keys(profile_ids: list[str], user_id: str | None, anonymous: list[str]) -> list[str]:
     out = [f"a:{a}" for a in anonymous]
-    if profile_id is not None:
-        out.append(f"p:{profile_id}")
+    out += [f"p:{p}" for p in profile_ids]
     if user_id is not None:
         out.append(f"u:{user_id}")
     return out

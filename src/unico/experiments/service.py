@@ -59,6 +59,7 @@ class ExperimentService:
         known_events: Callable[[str], set[str]],
         memberships: Callable[[str, str], set[str]],
         identities: Callable[[Connection, str, list[str], str], list[str]],
+        merged_from: Callable[[Connection, str, str], list[str]] | None = None,
         cache_seconds: float = 2.0,
         seed: int = 0,
     ) -> None:
@@ -78,6 +79,7 @@ class ExperimentService:
             self.load_running,
             memberships,
             lambda conn, ws, pids: identities(conn, ws, pids, "anonymous_id"),
+            merged_from=merged_from,
             cache_seconds=cache_seconds,
         )
         self.bandits = BanditAllocator(store, experiments, clock, self.runtime.exposures, seed=seed)

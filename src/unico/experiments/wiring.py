@@ -59,6 +59,7 @@ def wire_experiments(
         known_events=known_events,
         memberships=container.segments.memberships,
         identities=identities,
+        merged_from=profile_store.merged_from,
         cache_seconds=settings.decide_placement_cache_seconds,
         seed=settings.decide_seed,
     )

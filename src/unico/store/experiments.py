@@ -1,21 +1,17 @@
-"""The experiments context's tables in SQL (SQLite and PostgreSQL alike), and the metric
-queries that join exposures with the events that followed them."""
+"""The experiments context's tables in SQL (SQLite and PostgreSQL alike); the metric
+queries that join exposures with the events that followed them are in
+`experiments_metrics`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Float,
-    Select,
-    case,
     delete,
     func,
-    literal,
     or_,
     select,
     update,
@@ -23,40 +19,13 @@ from sqlalchemy import (
 
 from unico.core.types import EpochMs
 from unico.store.engine import Store
+from unico.store.experiments_metrics import ExperimentMetrics, Measure, Sums, exposed
 from unico.store.experiments_schema import (
     experiment,
     experiment_allocation,
     experiment_revision,
     exposure,
 )
-from unico.store.schema import event
-
-
-@dataclass(frozen=True)
-class Measure:
-    """What one per-unit value is: did ``event`` happen (``conversion``), how many times
-    (``count``), or the total of its numeric ``property`` (``sum``), counting only events
-    after the exposure (and within ``window_ms`` of it); with ``before_ms``, the events of
-    that long before the exposure instead (a CUPED covariate)."""
-
-    event: str
-    kind: str
-    property: str | None = None
-    window_ms: int | None = None
-    before_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class Sums:
-    """One variant's per-unit sums for one or two measures (the second for ratios)."""
-
-    n: int
-    sum: float
-    sum_squares: float
-    positive: int
-    sum2: float = 0.0
-    sum_squares2: float = 0.0
-    sum_products: float = 0.0
 
 
 class SqlExperimentStore:
@@ -71,6 +40,7 @@ class SqlExperimentStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.metrics = ExperimentMetrics(store)
 
     # -- definitions --------------------------------------------------------------------------
 
@@ -189,15 +159,16 @@ class SqlExperimentStore:
         conn: Connection,
         workspace_id: str,
         experiment_ids: Sequence[str],
-        profile_id: str | None,
+        profile_ids: Sequence[str],
         anonymous_ids: Sequence[str],
         user_id: str | None = None,
     ) -> dict[str, dict[str, Any]]:
-        """Experiment id -> the earliest exposure of this person (by profile, user or
-        anonymous id)."""
+        """Experiment id -> the earliest exposure of this person (by any of their profiles,
+        their user id or any of their anonymous ids)."""
         people: list[ColumnElement[bool]] = []
-        if profile_id is not None:
-            people += [exposure.c.profile_id == profile_id, exposure.c.unit_id == profile_id]
+        if profile_ids:
+            ids = sorted(set(profile_ids))
+            people += [exposure.c.profile_id.in_(ids), exposure.c.unit_id.in_(ids)]
         if anonymous_ids:
             people.append(exposure.c.anonymous_id.in_(sorted(set(anonymous_ids))))
         if user_id is not None:
@@ -220,7 +191,7 @@ class SqlExperimentStore:
     ) -> dict[str, int]:
         rows = conn.execute(
             select(exposure.c.variant, func.count())
-            .where(*self._exposed(workspace_id, experiment_id, until))
+            .where(*exposed(workspace_id, experiment_id, until))
             .group_by(exposure.c.variant)
         )
         return {r[0]: int(r[1]) for r in rows}
@@ -255,33 +226,9 @@ class SqlExperimentStore:
         until: EpochMs,
         caps: Sequence[float | None] = (),
     ) -> dict[str, Sums]:
-        """Variant -> per-unit sums of one measure (or two, for a ratio), units with no
-        event counting as 0; ``caps`` winsorize each unit's values first."""
-        units = self._units(workspace_id, experiment_id, measures, until).subquery()
-        values = [units.c[f"v{i}"] for i in range(len(measures))]
-        capped = [
-            case((v > cap, literal(cap)), else_=v) if cap is not None else v
-            for v, cap in _with_caps(values, caps)
-        ]
-        first = capped[0]
-        columns = [
-            units.c.variant,
-            func.count(),
-            func.sum(first),
-            func.sum(first * first),
-            func.sum(case((first > 0, 1), else_=0)),
-        ]
-        if len(capped) > 1:
-            second = capped[1]
-            columns += [func.sum(second), func.sum(second * second), func.sum(first * second)]
-        rows = conn.execute(select(*columns).group_by(units.c.variant))
-        out = {}
-        for r in rows:
-            extra = [float(x or 0) for x in r[5:8]]
-            out[str(r[0])] = Sums(
-                int(r[1]), float(r[2] or 0), float(r[3] or 0), int(r[4] or 0), *extra
-            )
-        return out
+        """Variant -> per-unit sums of one measure (or two, for a ratio); see
+        `ExperimentMetrics.sums`."""
+        return self.metrics.sums(conn, workspace_id, experiment_id, measures, until, caps)
 
     def unit_values(
         self,
@@ -292,81 +239,7 @@ class SqlExperimentStore:
         until: EpochMs,
     ) -> list[float]:
         """Every exposed unit's value of one measure (what a winsorization cap is read from)."""
-        units = self._units(workspace_id, experiment_id, [measure], until).subquery()
-        return [float(r[0] or 0) for r in conn.execute(select(units.c.v0))]
-
-    def _exposed(
-        self, workspace_id: str, experiment_id: str, until: EpochMs
-    ) -> list[ColumnElement[bool]]:
-        return [
-            exposure.c.workspace_id == workspace_id,
-            exposure.c.experiment_id == experiment_id,
-            exposure.c.at < until,
-        ]
-
-    def _units(
-        self, workspace_id: str, experiment_id: str, measures: Sequence[Measure], until: EpochMs
-    ) -> Select[Any]:
-        columns = [self._measure(m, until).label(f"v{i}") for i, m in enumerate(measures)]
-        return select(exposure.c.unit_id, exposure.c.variant, *columns).where(
-            *self._exposed(workspace_id, experiment_id, until)
-        )
-
-    def _measure(self, measure: Measure, until: EpochMs) -> ColumnElement[Any]:
-        """A correlated subquery: the unit's value, read through the event log's
-        (workspace, profile, timestamp) index; units never identified go by anonymous id."""
-        e = event.alias("e")
-        where = [e.c.workspace_id == exposure.c.workspace_id, e.c.name == measure.event]
-        if measure.before_ms is not None:
-            where += [
-                e.c.timestamp >= exposure.c.at - measure.before_ms,
-                e.c.timestamp < exposure.c.at,
-            ]
-        else:
-            where += [e.c.timestamp >= exposure.c.at, e.c.timestamp < until]
-        if measure.window_ms is not None:
-            where.append(e.c.timestamp < exposure.c.at + measure.window_ms)
-        if measure.kind == "sum":
-            assert measure.property is not None
-            aggregate: ColumnElement[Any] = func.coalesce(
-                func.sum(self._number(e.c.properties, measure.property)), 0.0
-            )
-        else:
-            aggregate = func.count()
-        by_profile = select(aggregate).where(*where, e.c.profile_id == exposure.c.profile_id)
-        by_anonymous = select(aggregate).where(*where, e.c.anonymous_id == exposure.c.anonymous_id)
-        value = case(
-            (exposure.c.profile_id.is_not(None), by_profile.scalar_subquery()),
-            else_=by_anonymous.scalar_subquery(),
-        )
-        if measure.kind == "conversion":
-            return case((value > 0, 1), else_=0)
-        return value
-
-    def _number(self, properties: Any, name: str) -> ColumnElement[Any]:
-        """The numeric property ``name`` of an event, NULL when absent or not a number."""
-        if self.store.is_sqlite:
-            path = '$."' + name.replace('"', "") + '"'
-            return case(
-                (
-                    func.json_type(properties, path).in_(("integer", "real")),
-                    func.json_extract(properties, path),
-                ),
-                else_=None,
-            )
-        value = properties.op("->")(name)
-        return case(
-            (
-                func.jsonb_typeof(value) == "number",
-                properties.op("->>")(name).cast(Float),
-            ),
-            else_=None,
-        )
-
-
-def _with_caps(values: Sequence[Any], caps: Sequence[float | None]) -> list[tuple[Any, Any]]:
-    """Each value with its cap (None past the end of ``caps``)."""
-    return [(v, caps[i] if i < len(caps) else None) for i, v in enumerate(values)]
+        return self.metrics.unit_values(conn, workspace_id, experiment_id, measure, until)
 
 
 __all__ = ["Measure", "SqlExperimentStore", "Sums"]
