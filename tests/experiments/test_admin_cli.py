@@ -31,7 +31,7 @@ def test_create_start_results_stop(
     created = json.loads(_run(settings, "create", ws.id, str(file), "--json"))
     experiment_id = created["experiment_id"]
     assert created["status"] == "draft"
-    assert "is running since" in _run(settings, "start", ws.id, experiment_id)
+    assert "is running since" in _run(settings, "start", experiment_id)
     [listed] = json.loads(_run(settings, "list", ws.id, "--json"))
     assert listed["status"] == "running"
     assert "running" in _run(settings, "list", ws.id)
@@ -39,11 +39,11 @@ def test_create_start_results_stop(
         ws.send("identify", {"userId": f"c{i}"})
         assert variant_of(ws, userId=f"c{i}") in ("A", "B")
     container.experiments.runtime.exposures.flush()
-    found = json.loads(_run(settings, "results", ws.id, experiment_id, "--json"))
+    found = json.loads(_run(settings, "results", experiment_id, "--json"))
     assert sum(found["exposures"].values()) == 10
-    table = _run(settings, "results", ws.id, experiment_id)
+    table = _run(settings, "results", experiment_id)
     assert "orders" in table and found["verdict"] in table
-    assert "stopped at" in _run(settings, "stop", ws.id, experiment_id)
+    assert "stopped at" in _run(settings, "stop", experiment_id)
 
 
 def test_errors_are_one_line_with_exit_code_1(
@@ -59,6 +59,6 @@ def test_errors_are_one_line_with_exit_code_1(
     assert result.exit_code == 1
     assert "sum to 0.4" in result.output and "(variants)" in result.output
     result = runner.invoke(
-        experiments_app, ["start", ws.id, "exp_nope", "--database", settings.database_url]
+        experiments_app, ["start", "exp_nope", "--database", settings.database_url]
     )
     assert result.exit_code == 1 and "no experiment" in result.output

@@ -27,7 +27,9 @@ Database = Annotated[
     ),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-ExperimentId = Annotated[str, typer.Argument(help="The experiment id (exp_…).")]
+ExperimentId = Annotated[
+    str, typer.Argument(help="The experiment id (exp_…; its workspace is found from it).")
+]
 
 
 @contextmanager
@@ -104,29 +106,28 @@ def list_(workspace_id: str, database: Database = None, as_json: AsJson = False)
     console.print(table)
 
 
-def start(workspace_id: str, experiment_id: ExperimentId, database: Database = None) -> None:
+def start(experiment_id: ExperimentId, database: Database = None) -> None:
     """Start a draft experiment."""
     with _container(database) as c:
-        found = c.experiments.start(workspace_id, experiment_id)
+        found = c.experiments.start(c.experiments.workspace_of(experiment_id), experiment_id)
     console.print(f"{found['experiment_id']} is running since {found['started_at']}")
 
 
-def stop(workspace_id: str, experiment_id: ExperimentId, database: Database = None) -> None:
+def stop(experiment_id: ExperimentId, database: Database = None) -> None:
     """Stop a running experiment."""
     with _container(database) as c:
-        found = c.experiments.stop(workspace_id, experiment_id)
+        found = c.experiments.stop(c.experiments.workspace_of(experiment_id), experiment_id)
     console.print(f"{found['experiment_id']} stopped at {found['stopped_at']}")
 
 
 def results(
-    workspace_id: str,
     experiment_id: ExperimentId,
     database: Database = None,
     as_json: AsJson = False,
 ) -> None:
     """Results per variant and metric, with verdicts."""
     with _container(database) as c:
-        found = c.experiments.results(workspace_id, experiment_id)
+        found = c.experiments.results(c.experiments.workspace_of(experiment_id), experiment_id)
     if as_json:
         _print_json(found)
         return

@@ -109,6 +109,14 @@ class ExperimentService:
             rows = self.experiments.experiments_of(conn, workspace_id)
         return [view(r) for r in rows]
 
+    def workspace_of(self, experiment_id: str) -> str:
+        """The workspace an experiment belongs to (for commands that name only the id)."""
+        with self.store.read() as conn:
+            found = self.experiments.workspace_of(conn, experiment_id)
+        if found is None:
+            raise NotFound(f"no experiment {experiment_id!r}", field="experiment_id")
+        return found
+
     def get(self, workspace_id: str, experiment_id: str) -> dict[str, Any]:
         with self.store.read() as conn:
             return view(self._row(conn, workspace_id, experiment_id))

@@ -80,6 +80,15 @@ class SqlExperimentStore:
         )
         self.bump(conn, workspace_id)
 
+    def workspace_of(self, conn: Connection, experiment_id: str) -> str | None:
+        """The workspace of an experiment id (ids are unique across workspaces)."""
+        found = conn.execute(
+            select(experiment.c.workspace_id)
+            .where(experiment.c.experiment_id == experiment_id)
+            .limit(1)
+        ).scalar()
+        return None if found is None else str(found)
+
     def get(self, conn: Connection, workspace_id: str, experiment_id: str) -> dict[str, Any] | None:
         row = conn.execute(
             select(experiment).where(
