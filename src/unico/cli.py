@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from unico.catalog.cli import catalog_app
 from unico.container import Container
+from unico.core.cli_options import AsJson, Database, print_json
 from unico.core.clock import to_iso
 from unico.core.errors import ConfigurationError, UnicoError
 from unico.core.settings import Settings, load_settings
@@ -40,16 +40,6 @@ app.add_typer(experiments_app, name="experiments")
 
 # soft_wrap: keys and curl lines must stay whole so they can be copied.
 console = Console(soft_wrap=True)
-
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="Store URL (default: UNICO_DATABASE_URL, else sqlite:///.unico/unico.db).",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _settings(database: str | None) -> Settings:
@@ -78,10 +68,6 @@ def _shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 @workspace_app.command("create")
 def workspace_create(name: str, database: Database = None, as_json: AsJson = False) -> None:
     """Create a workspace and print its write key and secret key (shown only once)."""
@@ -99,7 +85,7 @@ def workspace_create(name: str, database: Database = None, as_json: AsJson = Fal
         "secret_key": created.secret_key,
     }
     if as_json:
-        _print_json(data)
+        print_json(data)
     else:
         console.print(f"Workspace [bold]{created.name}[/bold] ({created.workspace_id})")
         console.print(f"  write key:  {created.write_key}   (browser and apps: events only)")
@@ -116,7 +102,7 @@ def workspace_list(database: Database = None, as_json: AsJson = False) -> None:
     ]
     container.store.dispose()
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("workspace_id", "name", "created_at")
     for row in rows:
@@ -144,7 +130,7 @@ def workspace_rotate(
     finally:
         container.store.dispose()
     if as_json:
-        _print_json({"workspace_id": workspace_id, f"{kind}_key": key})
+        print_json({"workspace_id": workspace_id, f"{kind}_key": key})
     else:
         console.print(f"new {kind} key: {key}")
 
@@ -164,13 +150,13 @@ def _profile_command(action: str, workspace_id: str, ref: str, database: str | N
 @profiles_app.command("get")
 def profiles_get(workspace_id: str, ref: str, database: Database = None) -> None:
     """Print one profile (REF: a profile id or kind:value) as JSON."""
-    _print_json(_profile_command("get", workspace_id, ref, database))
+    print_json(_profile_command("get", workspace_id, ref, database))
 
 
 @profiles_app.command("export")
 def profiles_export(workspace_id: str, ref: str, database: Database = None) -> None:
     """Print everything held on one person as JSON."""
-    _print_json(_profile_command("export", workspace_id, ref, database))
+    print_json(_profile_command("export", workspace_id, ref, database))
 
 
 @profiles_app.command("erase")
@@ -183,7 +169,7 @@ def profiles_erase(
     """Erase a person and everything derived from them."""
     if not yes:
         typer.confirm(f"Erase {ref} for good?", abort=True)
-    _print_json(_profile_command("erase", workspace_id, ref, database))
+    print_json(_profile_command("erase", workspace_id, ref, database))
 
 
 @db_app.command("upgrade")

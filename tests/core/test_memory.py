@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from unico.core.memory import release_free_memory, settle_garbage_collector
+from unico.core.memory import settle_garbage_collector
 
 
 class _Node:
@@ -27,8 +27,3 @@ def test_settling_freezes_what_lives_and_collects_older_cycles():
         assert gone() is None
     finally:
         gc.unfreeze()
-
-
-def test_releasing_free_memory_is_safe_to_call():
-    release_free_memory()
-    release_free_memory()

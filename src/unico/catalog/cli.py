@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,21 +14,13 @@ from sqlalchemy.exc import OperationalError
 
 from unico.catalog.importer import ImportReport
 from unico.container import Container
+from unico.core.cli_options import AsJson, Database, print_json
 from unico.core.errors import ConfigurationError, UnicoError
 from unico.core.settings import load_settings
 
 catalog_app = typer.Typer(help="The catalog: items, offers, content.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="Store URL (default: UNICO_DATABASE_URL, else sqlite:///.unico/unico.db).",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 #: Rejected rows printed in full; the rest are counted.
 SHOWN_REJECTIONS = 20
 
@@ -51,10 +42,6 @@ def _container(database: str | None) -> Container:
     return container
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 @catalog_app.command("import")
 def catalog_import(
     workspace_id: str,
@@ -73,7 +60,7 @@ def catalog_import(
     finally:
         container.store.dispose()
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
     else:
         _print_report(report)
     if report.rejected and not report.imported:
@@ -124,7 +111,7 @@ def catalog_list(
     finally:
         container.store.dispose()
     if as_json:
-        _print_json([it.admin() for it in page.items])
+        print_json([it.admin() for it in page.items])
         return
     table = Table("id", "kind", "title", "price", "category", "in stock")
     for it in page.items:

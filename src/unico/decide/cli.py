@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -12,22 +12,13 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from unico.container import Container
+from unico.core.cli_options import AsJson, Database, print_json
 from unico.core.errors import ConfigurationError, UnicoError
 from unico.core.settings import load_settings
 
 placements_app = typer.Typer(help="Placements: named slots and their rules.", no_args_is_help=True)
 models_app = typer.Typer(help="Recommendation models: train, status.", no_args_is_help=True)
 console = Console(soft_wrap=True)
-
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="Store URL (default: UNICO_DATABASE_URL, else sqlite:///.unico/unico.db).",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _container(database: str | None) -> Container:
@@ -44,10 +35,6 @@ def _container(database: str | None) -> Container:
     return container
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 @placements_app.command("list")
 def placements_list(workspace_id: str, database: Database = None, as_json: AsJson = False) -> None:
     """List a workspace's placements."""
@@ -57,7 +44,7 @@ def placements_list(workspace_id: str, database: Database = None, as_json: AsJso
     finally:
         container.store.dispose()
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table = Table("name", "strategy", "size", "default", "description")
     for p in found:
@@ -106,7 +93,7 @@ def models_train(workspace_id: str, database: Database = None, as_json: AsJson =
     finally:
         container.store.dispose()
     if as_json:
-        _print_json(status)
+        print_json(status)
         return
     table = Table("model", "fitted", "rows", "users", "items", "ms", "error")
     for m in status["models"]:

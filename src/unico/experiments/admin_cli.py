@@ -14,19 +14,11 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from unico.container import Container
+from unico.core.cli_options import AsJson, Database, print_json
 from unico.core.errors import ConfigurationError, UnicoError
 from unico.core.settings import load_settings
 
 console = Console(soft_wrap=True)
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="Store URL (default: UNICO_DATABASE_URL, else sqlite:///.unico/unico.db).",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ExperimentId = Annotated[
     str, typer.Argument(help="The experiment id (exp_…; its workspace is found from it).")
 ]
@@ -55,10 +47,6 @@ def _container(database: str | None) -> Iterator[Container]:
         container.store.dispose()
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 def register(app: typer.Typer) -> None:
     """Add the commands to ``unico experiments``."""
     for name, command in COMMANDS.items():
@@ -83,7 +71,7 @@ def create(
     with _container(database) as c:
         created = c.experiments.create(workspace_id, raw, force=force)
     if as_json:
-        _print_json(created)
+        print_json(created)
     else:
         console.print(f"created {created['experiment_id']} ({created['name']}), a draft")
 
@@ -93,7 +81,7 @@ def list_(workspace_id: str, database: Database = None, as_json: AsJson = False)
     with _container(database) as c:
         found = c.experiments.list(workspace_id)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     table = Table("id", "name", "status", "target", "cells", "layer", "started")
     for e in found:
@@ -129,7 +117,7 @@ def results(
     with _container(database) as c:
         found = c.experiments.results(c.experiments.workspace_of(experiment_id), experiment_id)
     if as_json:
-        _print_json(found)
+        print_json(found)
         return
     console.print(f"[bold]{found['name']}[/bold] ({found['status']}, {found['method']})")
     for line in found["verdicts"]:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from unico.core.cli_options import AsJson
 from unico.experiments.admin_cli import register
 from unico.experiments.stats.analyze import analyze_document
 from unico.experiments.stats.document import AnalysisInputError
@@ -21,7 +22,6 @@ experiments_app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 SummaryFile = Annotated[
     Path,
     typer.Argument(

@@ -72,9 +72,9 @@ def variant_stats(
     caps: list[float | None] = []
     if metric.winsorize is not None:
         for measure in measures:
-            values = store.unit_values(conn, workspace_id, experiment_id, measure, until)
+            values = store.metrics.unit_values(conn, workspace_id, experiment_id, measure, until)
             caps.append(percentile_caps(values, upper=metric.winsorize)[1] if values else None)
-    sums = store.sums(conn, workspace_id, experiment_id, measures, until, caps)
+    sums = store.metrics.sums(conn, workspace_id, experiment_id, measures, until, caps)
     return {name: (statistic(metric, s), s) for name, s in sums.items()}
 
 

@@ -261,7 +261,7 @@ class ExperimentRuntime:
         return variant
 
     def _record(self, row: dict[str, Any]) -> None:
-        self.exposures.record(row)
+        self.exposures.record([row])
         if len(self._recent) >= MAX_KNOWN:
             self._recent.clear()  # long written by then: the store has them
         anonymous = [row["anonymous_id"]] if row["anonymous_id"] else []

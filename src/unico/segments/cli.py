@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,22 +16,13 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from unico.container import Container
+from unico.core.cli_options import AsJson, Database, print_json
 from unico.core.errors import ConfigurationError, UnicoError
 from unico.core.settings import load_settings
 from unico.segments.recompute import POSTGRES_WORKERS
 
 segments_app = typer.Typer(help="Segments: definitions, members, recompute.", no_args_is_help=True)
 console = Console(soft_wrap=True)
-
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        help="Store URL (default: UNICO_DATABASE_URL, else sqlite:///.unico/unico.db).",
-        show_default=False,
-    ),
-]
-AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @contextmanager
@@ -61,10 +51,6 @@ def _container(database: str | None) -> Iterator[Container]:
         container.store.dispose()
 
 
-def _print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 @segments_app.command("create")
 def segments_create(
     workspace_id: str,
@@ -78,7 +64,7 @@ def segments_create(
     with _container(database) as container:
         created = container.segments.create(workspace_id, name, condition, description=description)
     if as_json:
-        _print_json(created)
+        print_json(created)
     else:
         console.print(f"segment [bold]{created['name']}[/bold] ({created['segment_id']}):")
         console.print(f"  {created['size']} members")
@@ -90,7 +76,7 @@ def segments_list(workspace_id: str, database: Database = None, as_json: AsJson 
     with _container(database) as container:
         rows = container.segments.list(workspace_id)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("segment_id", "name", "kind", "size", "condition")
     for row in rows:
@@ -117,7 +103,7 @@ def segments_members(
         writer.writerow(("profile_id", "since"))
         writer.writerows(rows)
     elif as_json:
-        _print_json([{"profile_id": p, "since": since} for p, since in rows])
+        print_json([{"profile_id": p, "since": since} for p, since in rows])
     else:
         for pid, since in rows:
             typer.echo(f"{pid}\t{since}")
@@ -159,7 +145,7 @@ def segments_recompute(
                 workspace_id, segments or (), workers=workers, progress=progress
             )
     if as_json:
-        _print_json(results[0] if one else results)
+        print_json(results[0] if one else results)
         return
     for result in results:
         console.print(

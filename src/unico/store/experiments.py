@@ -40,6 +40,7 @@ class SqlExperimentStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        #: Metric reads over exposures and events (``metrics.sums``, ``metrics.unit_values``).
         self.metrics = ExperimentMetrics(store)
 
     # -- definitions --------------------------------------------------------------------------
@@ -223,32 +224,6 @@ class SqlExperimentStore:
                 delete(exposure).where(exposure.c.workspace_id == workspace_id, or_(*people))
             ).rowcount
         )
-
-    # -- metrics ------------------------------------------------------------------------------
-
-    def sums(
-        self,
-        conn: Connection,
-        workspace_id: str,
-        experiment_id: str,
-        measures: Sequence[Measure],
-        until: EpochMs,
-        caps: Sequence[float | None] = (),
-    ) -> dict[str, Sums]:
-        """Variant -> per-unit sums of one measure (or two, for a ratio); see
-        `ExperimentMetrics.sums`."""
-        return self.metrics.sums(conn, workspace_id, experiment_id, measures, until, caps)
-
-    def unit_values(
-        self,
-        conn: Connection,
-        workspace_id: str,
-        experiment_id: str,
-        measure: Measure,
-        until: EpochMs,
-    ) -> list[float]:
-        """Every exposed unit's value of one measure (what a winsorization cap is read from)."""
-        return self.metrics.unit_values(conn, workspace_id, experiment_id, measure, until)
 
 
 __all__ = ["Measure", "SqlExperimentStore", "Sums"]
