@@ -94,17 +94,23 @@ def bodies(args: Any, count: int, seed: int) -> list[dict[str, Any]]:
 
 
 def per_call_ms(work: Callable[[Any], object], inputs: list[Any], rounds: int) -> str:
-    """The median over ``rounds`` of the mean time per call, in ms: wall clock, and the CPU
+    """The median over ``rounds`` of the mean time per call, in ms: wall clock, the CPU
     time of this thread (steadier on a shared machine; with TestClient the app runs in
-    another thread, so only wall clock counts there)."""
-    wall, cpu = [], []
+    another thread, so only wall clock counts there) and of the whole process (every
+    thread: the decision log's writer, BLAS threads, TestClient's event loop)."""
+    wall, cpu, process = [], [], []
     for _ in range(rounds):
         started, started_cpu = time.perf_counter(), time.thread_time()
+        started_process = time.process_time()
         for one in inputs:
             work(one)
         wall.append((time.perf_counter() - started) * 1000 / len(inputs))
         cpu.append((time.thread_time() - started_cpu) * 1000 / len(inputs))
-    return f"{statistics.median(wall):7.3f} ms (cpu {statistics.median(cpu):.3f})"
+        process.append((time.process_time() - started_process) * 1000 / len(inputs))
+    return (
+        f"{statistics.median(wall):7.3f} ms (cpu {statistics.median(cpu):.3f},"
+        f" process {statistics.median(process):.3f})"
+    )
 
 
 def parts(c: Container, ws: str, requests: list[DecideRequest], rounds: int) -> None:

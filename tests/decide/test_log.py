@@ -167,3 +167,39 @@ def test_adds_and_orders_of_recommended_items_are_attributed(
     assert found["clicks"] == [] and found["impressions"] == []
     later = ok(ws.client.get(f"/v1/decisions/{other}", headers=ws.admin))
     assert [(c["kind"], c["item_id"]) for c in later["conversions"]] == [("order", "7")]
+
+
+def test_batches_larger_than_one_statement_are_written_whole(
+    container: Container, ws: Workspace
+) -> None:
+    from unico.store.decide import DECISIONS_PER_STATEMENT
+
+    count = 2 * DECISIONS_PER_STATEMENT + 3
+    container.decisions.log.record(
+        {
+            "workspace_id": ws.id,
+            "decision_id": f"d_{n:04d}",
+            "placement": "home",
+            "profile_id": None,
+            "anonymous_id": f"anon-{n}",
+            "user_id": None,
+            "strategy": "popular",
+            "is_default": n % 2 == 0,
+            "items": [{"id": f"s{n}", "position": 1, "score": 0.5, "propensity": 1.0}],
+            "context": {"page": {"url": f"https://shop/{n}"}},
+            "explanation": {"reason": "popular", "rules": []},
+            "at": 1_000 + n,
+        }
+        for n in range(count)
+    )
+    rows = logged(container, ws)
+    assert [r["decision_id"] for r in rows] == [f"d_{n:04d}" for n in range(count)]
+    n = count - 1
+    last = rows[-1]
+    assert (last["anonymous_id"], last["is_default"], last["at"]) == (
+        f"anon-{n}",
+        n % 2 == 0,
+        1_000 + n,
+    )
+    assert last["items"] == [{"id": f"s{n}", "position": 1, "score": 0.5, "propensity": 1.0}]
+    assert last["context"] == {"page": {"url": f"https://shop/{n}"}}

@@ -9,7 +9,7 @@ from scipy import sparse
 
 from tests.recommend.conftest import T0
 from unico.recommend.als import ALSRecommender
-from unico.recommend.base import Query
+from unico.recommend.base import Query, Scored
 from unico.recommend.cooccurrence import ItemToItemRecommender
 from unico.recommend.data import Row, build_training_data
 from unico.recommend.popular import RANKED, PopularRecommender
@@ -101,3 +101,21 @@ def test_popular_ranked_once_answers_as_ranking_each_query() -> None:
         expected = model._space.answer(scores, query, positive_only=True)
         assert model.recommend(query) == expected
         assert len(expected) == 12
+
+
+def test_answers_skip_banned_and_non_finite_scores_and_stop_at_k() -> None:
+    scores = np.array([1.0, 5.0, 0.5, 4.0, -2.0, 3.0, 2.0, 0.0, -1.0])
+    space = ItemSpace([f"i{n}" for n in range(len(scores))], {})
+    query = Query(history={"i1": 1.0}, context_items=("i9", "i5"), k=3, exclude=frozenset({"zz"}))
+    assert space.banned(query) == {1, 5}
+    assert space.answer(scores, query) == [("i3", 4.0), ("i6", 2.0), ("i0", 1.0)]
+    positive = space.answer(scores, Query(k=9), positive_only=True)
+    assert [s.item_id for s in positive] == ["i1", "i3", "i5", "i6", "i0", "i2"]
+    assert space.answer(scores, Query(k=0)) == []
+    odd = np.array([np.nan, 5.0, np.inf, 4.0, -np.inf, 3.0])
+    assert [s.item_id for s in space.answer(odd, Query(k=6))] == ["i1", "i3", "i5"]
+
+
+def test_scored_is_an_item_and_score_pair() -> None:
+    item_id, score = Scored("a", 0.5)
+    assert (item_id, score) == ("a", 0.5) and Scored("a", 0.5).score == 0.5

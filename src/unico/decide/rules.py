@@ -236,7 +236,9 @@ def screen(
     """
     removed: dict[str, int] = {}
     kept: list[tuple[Item, float]] = []
+    keep = kept.append  # bound once: this loop runs for every candidate
     seen: set[str] = set()
+    see = seen.add
     plain = not (rules.include or rules.exclude) and rules.price_min is None
     plain = plain and rules.price_max is None
     for item_id, score in candidates:
@@ -248,7 +250,7 @@ def screen(
         if item_id in seen:
             reason = "duplicate"
         else:
-            seen.add(item_id)
+            see(item_id)
             if item_id in taken:
                 reason = "dedupe"
             elif item_id in exclude:
@@ -262,12 +264,12 @@ def screen(
                 and item.stock is None
                 and item.in_stock
             ):
-                kept.append((item, score))
+                keep((item, score))
                 continue
             else:
                 found = filter_reason(rules, item, now_ms)
                 if found is None:
-                    kept.append((item, score))
+                    keep((item, score))
                     continue
                 reason = found
         removed[reason] = removed.get(reason, 0) + 1

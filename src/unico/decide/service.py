@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +47,7 @@ CONTEXTUAL = frozenset({"also_viewed", "content"})
 CANDIDATES = 50
 #: Candidates asked beyond what slot filling can use, for the rules to remove.
 SLACK = 10
-Candidates = list[tuple[str, float]]
+Candidates = Sequence[tuple[str, float]]
 
 
 @dataclass(slots=True)
@@ -377,8 +377,8 @@ class DecisionService:
                 [], f"model {name} had nothing to recommend: default experience", True, name
             )
         reason = _reason(placement.strategy, person, bool(call.request.context_items))
-        candidates = [(s.item_id, s.score) for s in scored]
-        return _Outcome(candidates, reason, False, name, truncated=len(scored) >= k)
+        # `Scored` is an (item_id, score) tuple already: the candidates as they are.
+        return _Outcome(scored, reason, False, name, truncated=len(scored) >= k)
 
     def _default_candidates(
         self, call: _Call, placement: Placement, exclude: frozenset[str], k: int

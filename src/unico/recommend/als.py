@@ -103,12 +103,18 @@ class ALSRecommender:
     def user_factor(self, history: Mapping[str, float]) -> np.ndarray | None:
         """The factor ALS would give a person with ``history`` (None if nothing is known)."""
         space = self._space
-        known = [(space.positions[i], w) for i, w in history.items() if i in space.positions]
-        known = [(i, w) for i, w in known if w > 0]
-        if not known:
+        positions = space.positions
+        found: list[int] = []
+        weights: list[float] = []
+        for item_id, weight in history.items():
+            position = positions.get(item_id)
+            if position is not None and weight > 0:
+                found.append(position)
+                weights.append(weight)
+        if not found:
             return None
-        items = np.fromiter((i for i, _ in known), np.int64, len(known))
-        values = np.fromiter((w for _, w in known), np.float64, len(known))
+        items = np.array(found, dtype=np.int64)
+        values = np.array(weights, dtype=np.float64)
         # The person's BM25 weights (as `_confidence`, for one person of len(items) items).
         idf = max(math.log(max(len(space), 2)) - math.log1p(len(items)), 0.1)
         k1 = self.bm25_k1
@@ -129,7 +135,7 @@ class ALSRecommender:
         y = p.T @ confidence
         d = confidence - 1.0
         inner = d[:, None] * (factors @ p.T)
-        inner[np.diag_indices_from(inner)] += 1.0
+        inner.flat[:: len(inner) + 1] += 1.0  # the diagonal (diag_indices_from cost more)
         return np.asarray(y - p.T @ np.linalg.solve(inner, d * (factors @ y)))
 
     def recommend(self, query: Query) -> list[Scored]:

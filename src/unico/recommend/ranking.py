@@ -61,10 +61,13 @@ class ItemSpace:
             self._masks[prefix] = mask
         return mask
 
-    def banned(self, query: Query) -> np.ndarray:
+    def banned(self, query: Query) -> set[int]:
         """Positions never to return for ``query``: its history, context and exclusions."""
-        ids = list(query.history) + list(query.context_items) + list(query.exclude)
-        return self.indexes(ids)
+        positions = self.positions
+        out = {positions[i] for i in query.history if i in positions}
+        out.update(positions[i] for i in query.context_items if i in positions)
+        out.update(positions[i] for i in query.exclude if i in positions)
+        return out
 
     def answer(self, scores: np.ndarray, query: Query, positive_only: bool = False) -> list[Scored]:
         """The query's top ``k`` of ``scores`` (one per item), best first."""
@@ -99,7 +102,7 @@ class ItemSpace:
         `top_indexes` gives them); None when they are too few for the query's banned items."""
         if query.k <= 0 or not len(self.items):
             return []
-        banned = set(self.banned(query).tolist())
+        banned = self.banned(query)
         if len(order) < min(len(scores), query.k + len(banned)):
             return None
         top = order[: query.k + len(banned)]
@@ -111,7 +114,7 @@ class ItemSpace:
         """The best ``k`` finite (and, with ``positive_only``, positive) scores, ties going
         to the item that comes first, without the query's banned items. ``positions`` maps
         the scores to items (None: score ``i`` is item ``i``)."""
-        banned = set(self.banned(query).tolist())
+        banned = self.banned(query)
         # The banned items can take at most len(banned) places among the best.
         top = top_indexes(scores, query.k + len(banned))
         ids = top if positions is None else positions[top]
@@ -125,10 +128,19 @@ class ItemSpace:
         ok = np.isfinite(values)
         if positive_only:
             ok &= values > 0
-        found = zip(ids[ok].tolist(), values[ok].tolist(), strict=True)
-        kept = [(i, v) for i, v in found if i not in banned][:k]
+        if not ok.all():
+            ids, values = ids[ok], values[ok]
         items = self.items
-        return [Scored(items[i], v) for i, v in kept]
+        out: list[Scored] = []
+        if k <= 0:
+            return out
+        # A loop that stops at the k-th item: most of the candidates are never looked at.
+        for i, v in zip(ids.tolist(), values.tolist(), strict=True):
+            if i not in banned:
+                out.append(Scored(items[i], v))
+                if len(out) == k:
+                    break
+        return out
 
 
 def top_indexes(scores: np.ndarray, m: int) -> np.ndarray:

@@ -52,6 +52,14 @@ class Bulk:
         finally:
             cursor.close()
 
+    def execute(self, conn: Connection, template: str, params: Sequence[Any]) -> None:
+        """One statement that returns no rows (a multi-row INSERT...)."""
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(self.sql(template), params)
+        finally:
+            cursor.close()
+
     def query(self, conn: Connection, template: str, params: Sequence[Any]) -> list[Any]:
         cursor = conn.connection.cursor()
         try:

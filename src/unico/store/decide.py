@@ -8,9 +8,12 @@ from typing import Any
 from sqlalchemy import JSON, Connection, delete, func, or_, select, update
 
 from unico.core.types import EpochMs
-from unico.store.bulk import Bulk, dumps
+from unico.store.bulk import Bulk, chunked, dumps
 from unico.store.decide_schema import decision, decision_outcome, placement, placement_revision
 from unico.store.engine import Store
+
+#: Decision rows per INSERT statement (13 values each: far under SQLite's parameter limit).
+DECISIONS_PER_STATEMENT = 50
 
 
 class SqlDecideStore:
@@ -31,13 +34,18 @@ class SqlDecideStore:
         self.bulk = Bulk(store.is_sqlite)
         # Decision rows are written for every placement of every decision, by a thread that
         # shares the serving process's interpreter: through the DBAPI with orjson, not
-        # SQLAlchemy's per-row bind processing (several times cheaper per row).
+        # SQLAlchemy's per-row bind processing (several times cheaper per row), and many rows
+        # to a statement. ``executemany`` steps once per row, and the driver hands the
+        # interpreter over around every step: under load each hand-over to the serving thread
+        # cost both threads a context switch (measured: the log thread used ~20% less CPU, and
+        # the serving thread less too, with one statement per `DECISIONS_PER_STATEMENT` rows).
         self._decision_columns = [c.name for c in decision.columns]
-        self._decision_json = {c.name for c in decision.columns if isinstance(c.type, JSON)}
-        marks = ", ".join("?j" if c in self._decision_json else "?" for c in self._decision_columns)
-        self._insert_decision = (
-            f"INSERT INTO decision ({', '.join(self._decision_columns)}) VALUES ({marks})"
-        )
+        json_columns = {c.name for c in decision.columns if isinstance(c.type, JSON)}
+        self._decision_json = [c in json_columns for c in self._decision_columns]
+        marks = ", ".join("?j" if c in json_columns else "?" for c in self._decision_columns)
+        self._decision_marks = f"({marks})"
+        #: Statement text by number of rows (at most `DECISIONS_PER_STATEMENT` shapes).
+        self._insert_decisions: dict[int, str] = {}
 
     def revision(self, conn: Connection, workspace_id: str) -> int:
         found = conn.execute(
@@ -99,15 +107,22 @@ class SqlDecideStore:
         return bool(gone)
 
     def insert_decisions(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        json_columns = self._decision_json
-        values = [
-            tuple(
-                dumps(row.get(c)) if c in json_columns else row.get(c)
-                for c in self._decision_columns
-            )
-            for row in rows
-        ]
-        self.bulk.executemany(conn, self._insert_decision, values)
+        columns = tuple(zip(self._decision_columns, self._decision_json, strict=True))
+        for part in chunked(rows, DECISIONS_PER_STATEMENT):
+            params = [
+                dumps(row.get(name)) if is_json else row.get(name)
+                for row in part
+                for name, is_json in columns
+            ]
+            self.bulk.execute(conn, self._insert_decisions_sql(len(part)), params)
+
+    def _insert_decisions_sql(self, count: int) -> str:
+        sql = self._insert_decisions.get(count)
+        if sql is None:
+            values = ", ".join([self._decision_marks] * count)
+            sql = f"INSERT INTO decision ({', '.join(self._decision_columns)}) VALUES {values}"
+            self._insert_decisions[count] = sql
+        return sql
 
     def insert_outcomes(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
