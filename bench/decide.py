@@ -236,7 +236,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"args": vars(args)}
     with fresh_database(args.database) as url, tempfile.TemporaryDirectory() as tmp:
         ws = create_workspace(url)
-        server = Server(url, workers=1, log_path=Path(tmp) / "server.log")
+        server = Server(url, workers=args.workers, log_path=Path(tmp) / "server.log")
         try:
             server.wait_healthy()
             result["seed"] = seed(
@@ -303,6 +303,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
     p.add_argument("--connections", type=int, default=32)
+    p.add_argument(
+        "--workers", type=int, default=1, help="serving processes (unico serve --workers)"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", type=Path, help="also write the result here")
     args = p.parse_args(argv)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -185,19 +184,9 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
     import uvicorn
 
     if workers > 1:
-        if settings.is_sqlite:
-            console.print("[red]SQLite has one writer: use --workers 1, or PostgreSQL[/red]")
-            raise typer.Exit(2)
-        os.environ["UNICO_DATABASE_URL"] = settings.database_url
-        uvicorn.run(
-            "unico.web.factory:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=access_log,
-            log_level="warning",
-        )
+        from unico.web.workers import serve_workers
+
+        serve_workers(settings, host, port, workers, access_log=access_log)
         return
     from unico.core.memory import settle_garbage_collector
     from unico.web.app import create_app
@@ -215,7 +204,13 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
 
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
 Port = Annotated[int, typer.Option(help="Port to listen on.")]
-Workers = Annotated[int, typer.Option(help="Worker processes (PostgreSQL only).")]
+Workers = Annotated[
+    int,
+    typer.Option(
+        help="Serving processes (one per core); they share the models and, on SQLite, "
+        "one writer process."
+    ),
+]
 AccessLog = Annotated[bool, typer.Option(help="Log every request.")]
 
 

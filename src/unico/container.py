@@ -104,7 +104,9 @@ class Container:
             # The API process migrates; the writer must not race it.
             writer_settings = settings.model_copy(update={"auto_migrate": False})
             remote = RemoteIngestor(
-                writer_settings.model_dump_json(), timeout=settings.ingest_timeout_seconds
+                writer_settings.model_dump_json(),
+                timeout=settings.ingest_timeout_seconds,
+                socket=settings.writer_socket,
             )
             ingestor, on_erase = remote, remote.invalidate
         else:

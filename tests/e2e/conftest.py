@@ -63,6 +63,7 @@ class Server:
     workdir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    workers: int = 1
 
     @property
     def base_url(self) -> str:
@@ -75,6 +76,8 @@ class Server:
     def start(self) -> Server:
         with self.log.open("wb") as log:
             command = [UNICO, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            if self.workers > 1:
+                command += ["--workers", str(self.workers)]
             self.process = subprocess.Popen(
                 [*command, "--database", self.database],
                 stdout=log,
@@ -128,12 +131,12 @@ def e2e_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture
-def start_server(tmp_path: Path) -> Iterator[Callable[[str], Server]]:
+def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start servers on a database; every one is killed at teardown, whatever happened."""
     servers: list[Server] = []
 
-    def start(database: str) -> Server:
-        server = Server(database, tmp_path)
+    def start(database: str, workers: int = 1) -> Server:
+        server = Server(database, tmp_path, workers=workers)
         servers.append(server)
         return server.start()
 
@@ -141,7 +144,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[str], Server]]:
         yield start
     finally:
         for server in servers:
-            server.kill()
+            if server.workers > 1:
+                server.stop()  # a killed supervisor would leave its workers running
+            else:
+                server.kill()
 
 
 @pytest.fixture

@@ -12,6 +12,12 @@ Frames are a 4-byte big-endian length and an orjson document. Requests:
 ``{"op": "invalidate"}``; replies: ``{"id", "receipt"}`` or ``{"id", "error", "message"}``.
 The writer process exits when the API process goes away (its socket closes), after
 committing what it was given; the API process starts a new writer if one dies.
+
+With ``unico serve --workers N`` on SQLite, the serving processes share one writer: the
+supervising process starts it (`WriterProcess`), restarts it if it dies, and gives its
+socket to the workers (``UNICO_WRITER_SOCKET``), whose `RemoteIngestor` connects to it
+instead of starting one of its own. A shared writer exits only when told (SIGTERM) or
+when its supervisor is gone.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import os
 import signal
 import struct
 import tempfile
+import threading
 from dataclasses import asdict, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -89,8 +96,8 @@ def decode_submission(document: dict[str, Any]) -> Submission:
 # -- the writer process --------------------------------------------------------------------
 
 
-def run_writer(settings_json: str, socket_path: str, ready: Any) -> None:
-    """Entry point of the writer process."""
+def run_writer(settings_json: str, socket_path: str, ready: Any, shared: bool = False) -> None:
+    """Entry point of the writer process (``shared``: several API processes connect)."""
     from unico.container import Container
     from unico.core.settings import Settings
 
@@ -101,13 +108,13 @@ def run_writer(settings_json: str, socket_path: str, ready: Any) -> None:
     container = Container.build(settings)
     container.ingestor.start()
     try:
-        asyncio.run(_serve_writer(container, socket_path, ready))
+        asyncio.run(_serve_writer(container, socket_path, ready, shared))
     finally:
         container.ingestor.stop()
         container.store.dispose()
 
 
-async def _serve_writer(container: Any, socket_path: str, ready: Any) -> None:
+async def _serve_writer(container: Any, socket_path: str, ready: Any, shared: bool) -> None:
     done = asyncio.Event()
     connections = 0
 
@@ -132,7 +139,7 @@ async def _serve_writer(container: Any, socket_path: str, ready: Any) -> None:
         finally:
             connections -= 1
             writer.close()
-            if connections == 0:
+            if connections == 0 and not shared:
                 done.set()  # the API process is gone: finish and exit
 
     loop = asyncio.get_running_loop()
@@ -168,18 +175,93 @@ async def _answer(container: Any, document: dict[str, Any], writer: asyncio.Stre
         await writer.drain()
 
 
+# -- starting and stopping it ----------------------------------------------------------------
+
+
+class WriterProcess:
+    """A writer process listening on a Unix socket in a private directory."""
+
+    def __init__(self, settings_json: str, *, shared: bool = False) -> None:
+        self.settings_json = settings_json
+        self.shared = shared
+        self._dir = tempfile.mkdtemp(prefix="unico-writer-")
+        self.socket = str(Path(self._dir) / "writer.sock")
+        self._process: BaseProcess | None = None
+        self._watching: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> None:
+        """Start the process (if it is not running) and wait until it listens."""
+        if self.alive():
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.socket)
+        context = multiprocessing.get_context("spawn")
+        ready = context.Event()
+        process = context.Process(
+            target=run_writer,
+            args=(self.settings_json, self.socket, ready, self.shared),
+            name="unico-writer",
+            daemon=True,
+        )
+        process.start()
+        if not ready.wait(timeout=60):
+            process.terminate()
+            raise Overloaded("the writer process did not start; retry shortly")
+        self._process = process
+
+    def supervise(self, every_s: float = 0.5) -> None:
+        """Restart the process whenever it dies, from a thread, until `stop`."""
+
+        def watch() -> None:
+            while not self._stopping.wait(every_s):
+                if not self.alive():
+                    log.error("the writer process died; starting a new one")
+                    try:
+                        self.start()
+                    except Exception:  # tried again on the next round
+                        log.exception("the writer process did not start")
+
+        self._watching = threading.Thread(target=watch, name="unico-writer-watch", daemon=True)
+        self._watching.start()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def stop(self) -> None:
+        """Ask it to commit what it holds and exit (SIGTERM), and wait for it."""
+        self._stopping.set()
+        if self._watching is not None:
+            self._watching.join()
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(timeout=60)
+            if self._process.is_alive():
+                self._process.kill()
+            self._process = None
+        with contextlib.suppress(OSError):
+            os.unlink(self.socket)
+            os.rmdir(self._dir)
+
+
 # -- the API process side ------------------------------------------------------------------
 
 
 class RemoteIngestor:
-    """The `Ingestor` API (``submit``, ``start``, ``stop``) backed by a writer process."""
+    """The `Ingestor` API (``submit``, ``start``, ``stop``) backed by a writer process: its
+    own, or (``socket``) one shared with other serving processes and started by another."""
 
-    def __init__(self, settings_json: str, *, timeout: float) -> None:
-        self.settings_json = settings_json
+    def __init__(self, settings_json: str, *, timeout: float, socket: str | None = None) -> None:
         self.timeout = timeout
-        self._dir = tempfile.mkdtemp(prefix="unico-writer-")
-        self._socket = str(Path(self._dir) / "writer.sock")
-        self._process: BaseProcess | None = None
+        self._own: WriterProcess | None = None
+        if socket is None:
+            self._own = WriterProcess(settings_json)
+            socket = self._own.socket
+        self._socket = socket
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._waiting: dict[int, asyncio.Future[Receipt]] = {}
@@ -189,40 +271,16 @@ class RemoteIngestor:
         self._read_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start the writer process (the connection opens with the first submission)."""
-        if self._process is None or not self._process.is_alive():
-            self._spawn()
+        """Start the own writer process (the connection opens with the first submission)."""
+        if self._own is not None:
+            self._own.start()
 
     def stop(self) -> None:
-        """Ask the writer to commit what it holds and exit (SIGTERM), and wait for it."""
+        """Close the connection; stop the own writer process (it commits what it holds)."""
         if self._writer is not None:
             self._writer.close()
-        if self._process is not None:
-            self._process.terminate()
-            self._process.join(timeout=60)
-            if self._process.is_alive():
-                self._process.kill()
-            self._process = None
-        with contextlib.suppress(OSError):
-            os.unlink(self._socket)
-            os.rmdir(self._dir)
-
-    def _spawn(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._socket)
-        context = multiprocessing.get_context("spawn")
-        ready = context.Event()
-        process = context.Process(
-            target=run_writer,
-            args=(self.settings_json, self._socket, ready),
-            name="unico-writer",
-            daemon=True,
-        )
-        process.start()
-        if not ready.wait(timeout=60):
-            process.terminate()
-            raise Overloaded("the writer process did not start; retry shortly")
-        self._process = process
+        if self._own is not None:
+            self._own.stop()
 
     async def _connection(self) -> asyncio.StreamWriter:
         if self._writer is not None and not self._writer.is_closing():
@@ -233,9 +291,12 @@ class RemoteIngestor:
             if self._writer is not None and not self._writer.is_closing():
                 return self._writer
             self._loop = asyncio.get_running_loop()
-            if self._process is None or not self._process.is_alive():
-                await asyncio.to_thread(self._spawn)
-            self._reader, self._writer = await asyncio.open_unix_connection(self._socket)
+            if self._own is not None and not self._own.alive():
+                await asyncio.to_thread(self._own.start)
+            try:
+                self._reader, self._writer = await asyncio.open_unix_connection(self._socket)
+            except OSError:  # a shared writer being restarted by its supervisor
+                raise Overloaded("the writer process is restarting; retry shortly") from None
             self._read_task = asyncio.create_task(self._read_replies(self._reader))
             return self._writer
 

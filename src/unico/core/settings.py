@@ -57,6 +57,16 @@ class Settings(BaseSettings):
         True,
         description="On SQLite, `serve` runs the ingest writer in a process of its own.",
     )
+    writer_socket: str | None = Field(
+        None,
+        description="Unix socket of a writer process shared by several serving processes "
+        "(set by `unico serve --workers N` on SQLite for its workers).",
+    )
+    models_dir: str | None = Field(
+        None,
+        description="Directory where serving processes share fitted models: one process "
+        "trains, the others load (set by `unico serve --workers N` when unset).",
+    )
     profile_cache_size: int = Field(
         100_000,
         ge=0,

@@ -27,6 +27,7 @@ from threadpoolctl import threadpool_limits
 from unico.catalog.store import TailRow
 from unico.core.clock import Clock, to_iso
 from unico.core.memory import settle_garbage_collector
+from unico.decide.shelf import ModelShelf, Version
 from unico.recommend.base import Recommender, TrainingData
 
 log = logging.getLogger("unico.decide")
@@ -43,6 +44,8 @@ MODEL_OF = {
     "hybrid": "hybrid",
 }
 TAIL_PAGE = 5000
+#: How often a process without a real-time tail looks for models published on the shelf.
+SHELF_POLL_MS = 500
 
 
 class Interactions(Protocol):
@@ -149,6 +152,8 @@ class Fitted:
     status: Mapping[str, ModelStatus] = field(default_factory=dict)
     #: The interaction row id the run had seen: "changed since" compares with it.
     trained_row_id: int = 0
+    #: Row ids within ``lookback`` of ``trained_row_id`` already seen (PostgreSQL's tail).
+    seen: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -159,6 +164,8 @@ class _Workspace:
     seen: set[int] = field(default_factory=set)
     learnt_online: int = 0
     training: bool = False
+    #: The shelf snapshot these models came from or were published as.
+    shelf_version: Version | None = None
     #: Serializes training runs; `lock` serializes online learning with online serving.
     train_lock: threading.Lock = field(default_factory=threading.Lock)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -182,6 +189,7 @@ class ModelRegistry:
         train_minutes: float = 10.0,
         tail_ms: int = 200,
         lookback: int = 0,
+        shelf: ModelShelf | None = None,
     ) -> None:
         self.interactions = interactions
         self.clock = clock
@@ -192,6 +200,8 @@ class ModelRegistry:
         self.tail_ms = tail_ms
         #: PostgreSQL commits sequence ids out of order: re-read this many ids behind the tail.
         self.lookback = lookback
+        #: Shared with the other serving processes: models are fitted by one, loaded by all.
+        self.shelf = shelf
         self._state: dict[str, _Workspace] = {}
         self._state_lock = threading.Lock()
         self._requests: queue.SimpleQueue[str | None] = queue.SimpleQueue()
@@ -238,7 +248,32 @@ class ModelRegistry:
         return {"popular", *self.needed(workspace_id)} & set(self.factories)
 
     def _train(self, workspace_id: str, state: _Workspace, names: set[str]) -> None:
+        if self.shelf is None:
+            fitted = self._fit(workspace_id, state, names)
+            with state.lock:
+                state.fitted = fitted
+        else:
+            waiting_since = time.time_ns()
+            with self.shelf.training(workspace_id):
+                version = self.shelf.version(workspace_id)
+                if version is not None and version[1] >= waiting_since:
+                    # Another process trained while this one waited: take its models.
+                    self._adopt(workspace_id, state)
+                    return
+                fitted = self._fit(workspace_id, state, names)
+                try:
+                    published = self.shelf.publish(workspace_id, fitted)
+                except Exception:  # serve them here at least; the others keep theirs
+                    log.exception("publishing the models of %s failed", workspace_id)
+                    published = None
+            with state.lock:
+                state.fitted, state.shelf_version = fitted, published
+        if self._threads:
+            settle_garbage_collector()
+
+    def _fit(self, workspace_id: str, state: _Workspace, names: set[str]) -> Fitted:
         row_id = self._drain_tail(workspace_id, state)
+        seen = frozenset(state.seen)
         data = self.interactions.training_data(workspace_id, now_ms=self.clock.now_ms())
         models: dict[str, Recommender] = {}
         status: dict[str, ModelStatus] = {}
@@ -246,10 +281,40 @@ class ModelRegistry:
             models_or_none, status[name] = self._fit_one(name, data)
             if models_or_none is not None:
                 models[name] = models_or_none
+        return Fitted(models, status, row_id, seen)
+
+    def _adopt(self, workspace_id: str, state: _Workspace) -> bool:
+        """Serve the shelf's snapshot of the workspace; whether there was a new one."""
+        assert self.shelf is not None
+        loaded = self.shelf.load(workspace_id)
+        if loaded is None or loaded[1] == state.shelf_version:
+            return False
+        fitted, version = loaded
         with state.lock:
-            state.fitted = Fitted(models, status, row_id)
-        if self._threads:
+            # Learn online from where the snapshot's fit stopped, as its trainer does.
+            state.fitted, state.shelf_version = fitted, version
+            state.tail_id, state.seen = fitted.trained_row_id, set(fitted.seen)
+        return True
+
+    def sync_shelf(self) -> int:
+        """Load the snapshots other processes published since the last look; how many."""
+        if self.shelf is None:
+            return 0
+        loaded = 0
+        for workspace_id in self.shelf.workspaces():
+            state = self._ws(workspace_id)
+            if state.shelf_version == self.shelf.version(workspace_id):
+                continue
+            # A training run in this process will publish (or adopt) itself.
+            if not state.train_lock.acquire(blocking=False):
+                continue
+            try:
+                loaded += self._adopt(workspace_id, state)
+            finally:
+                state.train_lock.release()
+        if loaded and self._threads:
             settle_garbage_collector()
+        return loaded
 
     def _fit_one(self, name: str, data: TrainingData) -> tuple[Recommender | None, ModelStatus]:
         started = time.perf_counter()
@@ -324,8 +389,9 @@ class ModelRegistry:
         state = self._ws(workspace_id)
         fitted = state.fitted
         names = sorted(self._names(workspace_id) | set(fitted.status))
+        training = state.training or (self.shelf is not None and self.shelf.busy(workspace_id))
         return {
-            "training": state.training,
+            "training": training,
             "learnt_online": state.learnt_online,
             "models": [
                 fitted.status[n].view() if n in fitted.status else ModelStatus(n, False).view()
@@ -347,7 +413,8 @@ class ModelRegistry:
         self._blas = threadpool_limits(1, "blas")
         self._stop.clear()
         self._threads = [threading.Thread(target=self._train_loop, name="unico-train", daemon=True)]
-        if self.tail_ms > 0:
+        self.sync_shelf()
+        if self.tail_ms > 0 or self.shelf is not None:
             self._threads.append(
                 threading.Thread(target=self._tail_loop, name="unico-tail", daemon=True)
             )
@@ -386,7 +453,10 @@ class ModelRegistry:
                 self.train_now(workspace_id)
 
     def _tail_loop(self) -> None:
-        while not self._stop.wait(self.tail_ms / 1000):
+        while not self._stop.wait((self.tail_ms or SHELF_POLL_MS) / 1000):
+            self._guarded(self.sync_shelf)
+            if self.tail_ms <= 0:
+                continue
             for workspace_id in list(self._state):
                 self._guarded(functools.partial(self.poll_once, workspace_id))
 

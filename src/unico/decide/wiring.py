@@ -13,6 +13,7 @@ from unico.decide.outcomes import DecisionEraser, OutcomeListener
 from unico.decide.people import People
 from unico.decide.placements import PlacementService
 from unico.decide.service import DecisionService
+from unico.decide.shelf import ModelShelf
 from unico.profiles.store import ProfileStore
 from unico.store.decide import SqlDecideStore
 from unico.store.engine import Store
@@ -67,6 +68,7 @@ def wire_decisions(
         train_minutes=settings.decide_train_minutes,
         tail_ms=settings.decide_tail_ms,
         lookback=0 if store.is_sqlite else 2000,
+        shelf=ModelShelf(settings.models_dir) if settings.models_dir else None,
     )
     people = People(
         store,

@@ -23,5 +23,11 @@ def serving_process() -> None:
 
 
 def app_from_env() -> FastAPI:
+    """A worker's app (see web/workers.py): on SQLite its events go to the shared writer."""
+    from unico.core.memory import settle_garbage_collector
+
     serving_process()
-    return create_app(Container.build(load_settings()))
+    settings = load_settings()
+    container = Container.build(settings, writer_process=settings.writer_socket is not None)
+    settle_garbage_collector()
+    return create_app(container)

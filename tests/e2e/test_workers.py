@@ -1,0 +1,164 @@
+"""``unico serve --workers 2``: two serving processes share one writer (SQLite), the models
+(fitted once, loaded by both) and the database, and stop together."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Server
+
+pytestmark = pytest.mark.e2e
+
+ITEMS = [{"id": f"i{n}", "title": f"Item {n}", "category": [f"C{n % 3}"]} for n in range(12)]
+
+
+def _tree(pid: int) -> list[int]:
+    """The descendants of ``pid`` that multiprocessing spawned, oldest first."""
+    children: dict[int, list[int]] = {}
+    started: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmd = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if stat[0] == "Z":
+            continue
+        children.setdefault(int(stat[1]), []).append(int(entry))
+        if b"spawn_main" in cmd:
+            started[int(entry)] = int(stat[19])
+    out, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out += [k for k in kids if k in started]
+        todo += kids
+    return sorted(out, key=lambda p: started[p])
+
+
+def _fresh(server: Server) -> httpx.Client:
+    """A client on a new connection: the kernel hands it to either worker."""
+    return httpx.Client(base_url=server.base_url, timeout=30)
+
+
+def _views(server: Server, write: tuple[str, str], user: int) -> None:
+    # People view items in pairs: i0 with i1, i2 with i3...
+    first = 2 * (user % 6)
+    with _fresh(server) as http:
+        for item in (first, first + 1):
+            body = {"userId": f"u{user}", "event": "Product Viewed"}
+            body["properties"] = {"product_id": f"i{item}"}
+            r = http.post("/v1/track", json=body, auth=write)
+            assert r.status_code == 200, r.text
+
+
+def test_workers_share_the_writer_the_models_and_the_database(
+    start_server: Callable[..., Server], e2e_database: str, keys: dict[str, Any], backend: str
+) -> None:
+    server = start_server(e2e_database, workers=2)
+    assert server.process is not None
+    spawned = _tree(server.process.pid)
+    # Two workers, and on SQLite one writer process for both.
+    assert len(spawned) == (3 if backend == "sqlite" else 2)
+    write = (keys["write_key"], "")
+    admin = {"Authorization": f"Bearer {keys['secret_key']}"}
+    with _fresh(server) as http:
+        assert http.post("/v1/catalog/items", json=ITEMS, headers=admin).status_code == 200
+        for spec in (
+            {"name": "for_you", "strategy": "als", "size": 3},
+            {"name": "pdp", "strategy": "also_viewed", "size": 1},
+        ):
+            assert http.post("/v1/placements", json=spec, headers=admin).status_code == 201
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda u: _views(server, write, u), range(48)))
+    with _fresh(server) as http:
+        for user in (0, 47):
+            found = http.get(f"/v1/profiles/user_id:u{user}", headers=admin).json()
+            assert found["computed"]["event_counts"] == {"Product Viewed": 2}
+        assert http.post("/v1/models/train", headers=admin).status_code in (200, 202)
+    deadline = time.monotonic() + 60
+    while True:
+        with _fresh(server) as http:
+            status = http.get("/v1/models", headers=admin).json()
+        if not status["training"] and all(m["trained_at"] for m in status["models"]):
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.2)
+    # Trained once: every connection, whichever worker answers, shows the same fit (a
+    # second fit would have its own time) and, soon, the same models.
+    deadline = time.monotonic() + 10
+    answers: list[Any] = []
+    while time.monotonic() < deadline:
+        answers = []
+        for _ in range(16):
+            with _fresh(server) as http:
+                models = http.get("/v1/models", headers=admin).json()["models"]
+                body = {"userId": "u0", "placements": ["for_you", "pdp"], "context": {"item": "i4"}}
+                r = http.post("/v1/decide", json=body, auth=write)
+                assert r.status_code == 200, r.text
+                decisions = r.json()["decisions"]
+            answers.append(
+                (
+                    [(m["name"], m["trained_at"]) for m in models],
+                    [i["id"] for i in decisions["for_you"]["items"]],
+                    [i["id"] for i in decisions["pdp"]["items"]],
+                    decisions["for_you"]["is_default"],
+                )
+            )
+        if len(set(map(repr, answers))) == 1:
+            break
+        time.sleep(0.3)
+    assert len(set(map(repr, answers))) == 1, answers
+    assert answers[0][2] == ["i5"] and answers[0][3] is False
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_dead_writer_is_restarted_and_nothing_accepted_is_lost(
+    start_server: Callable[..., Server], e2e_database: str, keys: dict[str, Any]
+) -> None:
+    server = start_server(e2e_database, workers=2)
+    assert server.process is not None
+    writer = _tree(server.process.pid)[0]  # started before the workers
+    write = (keys["write_key"], "")
+    admin = {"Authorization": f"Bearer {keys['secret_key']}"}
+    accepted = 0
+    with _fresh(server) as http:
+        for _ in range(5):
+            r = http.post("/v1/track", json={"userId": "ada", "event": "Tick"}, auth=write)
+            assert r.status_code == 200
+            accepted += 1
+    os.kill(writer, signal.SIGKILL)
+    refused = 0
+    deadline = time.monotonic() + 30
+    while accepted < 10:
+        assert time.monotonic() < deadline, "the writer did not come back"
+        with _fresh(server) as http:
+            r = http.post("/v1/track", json={"userId": "ada", "event": "Tick"}, auth=write)
+        if r.status_code == 200:
+            accepted += 1
+        else:  # while it restarts: a clear 503, never a 500
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "overloaded"
+            refused += 1
+            time.sleep(0.1)
+    assert writer not in _tree(server.process.pid)
+    with _fresh(server) as http:
+        found = http.get("/v1/profiles/user_id:ada", headers=admin).json()
+    assert found["computed"]["event_counts"] == {"Tick": accepted}
+    children = _tree(server.process.pid)
+    server.stop()
+    assert server.process.returncode == 0
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{p}").exists() for p in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [p for p in children if Path(f"/proc/{p}").exists()]
