@@ -31,9 +31,12 @@ import orjson
 from harness import (
     Server,
     Workspace,
+    cpu_seconds,
     create_workspace,
     fresh_database,
+    per_process_mib,
     percentile,
+    pss_mib,
     rss_mib,
 )
 from rawhttp import ERRORS, Pool, request_bytes
@@ -247,21 +250,38 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result["models"] = status["models"]
             result["rss_after_training_mib"] = rss_mib(server.pids())
             result["rss_peak_mib"] = rss_mib(server.pids(), "VmHWM")
+            # Each process's own peak (the sum above adds peaks of different moments).
+            result["rss_peak_per_process_mib"] = sorted(
+                (round(rss_mib([pid], "VmHWM")) for pid in server.pids()), reverse=True
+            )
             decide_raw = decide_requests(server.base_url, ws, args.profiles, args.items, rng)
             host = server.base_url.removeprefix("http://")
             health_raw = [request_bytes("GET", "/health", host, {}, b"")]
             measure(
                 server.base_url, decide_raw, 0, min(3.0, args.seconds), args.connections
             )  # warm up
+            pids = server.pids()
+
+            def measured(raw: list[bytes], rate: float) -> dict[str, Any]:
+                # The server's CPU over the run: per request, and each process's share.
+                before = {pid: cpu_seconds([pid]) for pid in pids}
+                out = measure(server.base_url, raw, rate, args.seconds, args.connections)
+                spent = {pid: cpu_seconds([pid]) - before[pid] for pid in pids}
+                out["server_cpu_ms_per_request"] = (
+                    1000 * sum(spent.values()) / max(1, out["requests"])
+                )
+                out["process_cpu_percent"] = sorted(
+                    (round(100 * s / args.seconds) for s in spent.values()), reverse=True
+                )
+                return out
+
             for name, raw in (("health", health_raw), ("decide", decide_raw)):
                 for rate in args.rates:
-                    result[f"{name}_paced_{rate:g}"] = measure(
-                        server.base_url, raw, rate, args.seconds, args.connections
-                    )
-                result[f"{name}_saturated"] = measure(
-                    server.base_url, raw, 0, args.seconds, args.connections
-                )
+                    result[f"{name}_paced_{rate:g}"] = measured(raw, rate)
+                result[f"{name}_saturated"] = measured(raw, 0)
             result["rss_after_load_mib"] = rss_mib(server.pids())
+            result["pss_after_load_mib"] = pss_mib(server.pids())
+            result["rss_per_process_mib"] = per_process_mib(server.pids())
         finally:
             server.stop()
     return result
@@ -277,15 +297,18 @@ def report(result: dict[str, Any]) -> None:
         )
     print(
         f"server RSS MiB: before training {result['rss_before_training_mib']:.0f}, after "
-        f"{result['rss_after_training_mib']:.0f}, peak {result['rss_peak_mib']:.0f}, "
-        f"after load {result['rss_after_load_mib']:.0f}"
+        f"{result['rss_after_training_mib']:.0f}, peak {result['rss_peak_mib']:.0f} "
+        f"(per process {result['rss_peak_per_process_mib']}), "
+        f"after load {result['rss_after_load_mib']:.0f} (PSS {result['pss_after_load_mib']:.0f}; "
+        f"per process {result['rss_per_process_mib']})"
     )
     keys = [k for k in result if k.startswith(("health_", "decide_"))]
     for key in sorted(keys, key=lambda k: (k.split("_")[0] != "health", k)):
         r = result[key]
         print(
             f"{key:<18} {r['per_s']:>8.0f}/s  p50 {r['p50_ms'] or 0:>6.2f} ms  p99 "
-            f"{r['p99_ms'] or 0:>6.2f} ms  statuses {r['statuses']}"
+            f"{r['p99_ms'] or 0:>6.2f} ms  server CPU {r['server_cpu_ms_per_request']:.2f} ms/req "
+            f"{r['process_cpu_percent']}%  statuses {r['statuses']}"
         )
 
 

@@ -274,6 +274,25 @@ def rss_mib(pids: Sequence[int], field: str = "VmRSS") -> float:
     return total / 1024
 
 
+def pss_mib(pids: Sequence[int]) -> float:
+    """Summed proportional memory of the processes, in MiB: pages they share (libraries,
+    the OS page cache of a memory-mapped database) count once in all, not once each."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def per_process_mib(pids: Sequence[int]) -> list[float]:
+    """Each process's resident memory in MiB, largest first."""
+    return sorted((round(rss_mib([pid])) for pid in pids), reverse=True)
+
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Nearest-rank percentile (``q`` in 0..100); None for no values."""
     if not values:

@@ -152,6 +152,10 @@ class Container:
         wire_experiments(container, settings, profile_store, event_store)
         return container
 
+    #: Whether this process runs the jobs one process does for all (segment sweeper, bandit
+    #: allocation); of several serving processes only one does (see web/factory.py).
+    singletons: bool = True
+
     def start(self) -> None:
         """Migrate (if enabled) and start the ingest writer."""
         if self.settings.auto_migrate:
@@ -160,10 +164,11 @@ class Container:
         # -- decide context start --
         self.decisions.log.start()
         self.models.start()
-        # -- segments context start --
-        self.segment_sweeper.start()
         # -- experiments context start --
-        self.experiments.start_background()
+        self.experiments.start_background(bandits=self.singletons)
+        # -- segments context start --
+        if self.singletons:
+            self.segment_sweeper.start()
 
     def stop(self) -> None:
         # -- experiments context stop --

@@ -75,8 +75,9 @@ def test_workers_share_the_writer_the_models_and_the_database(
     with _fresh(server) as http:
         assert http.post("/v1/catalog/items", json=ITEMS, headers=admin).status_code == 200
         for spec in (
-            {"name": "for_you", "strategy": "als", "size": 3},
-            {"name": "pdp", "strategy": "also_viewed", "size": 1},
+            # No exploration: the same person gets the same items from the same models.
+            {"name": "for_you", "strategy": "als", "size": 3, "epsilon": 0},
+            {"name": "pdp", "strategy": "also_viewed", "size": 1, "epsilon": 0},
         ):
             assert http.post("/v1/placements", json=spec, headers=admin).status_code == 201
     with ThreadPoolExecutor(8) as pool:
@@ -162,3 +163,17 @@ def test_a_dead_writer_is_restarted_and_nothing_accepted_is_lost(
     while any(Path(f"/proc/{p}").exists() for p in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in children if Path(f"/proc/{p}").exists()]
+
+
+def test_one_worker_leads_the_singleton_jobs_and_another_takes_over(tmp_path: Path) -> None:
+    from unico.web import factory
+
+    assert factory._lead(str(tmp_path)) is True
+    first = factory._leader
+    assert factory._lead(str(tmp_path)) is False  # a second worker: no sweeper, no bandits
+    assert first is not None
+    first.close()  # the leader's process ends: its lock goes with it
+    assert factory._lead(str(tmp_path)) is True
+    assert factory._leader is not None
+    factory._leader.close()
+    assert factory._lead(None) is True  # a single process runs everything

@@ -245,9 +245,11 @@ class ExperimentService:
         stopped = row["stopped_at"]
         return int(stopped) + 1 if stopped is not None else self.clock.now_ms() + 1
 
-    def start_background(self) -> None:
+    def start_background(self, *, bandits: bool = True) -> None:
+        """Start the exposure log's writer and (``bandits``) the bandit allocation."""
         self.runtime.exposures.start()
-        self.bandits.start()
+        if bandits:
+            self.bandits.start()
 
     def stop_background(self) -> None:
         self.bandits.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,8 +13,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from unico.core.errors import UnicoError
-from unico.recommend.evaluate import Result, evaluate_all, steps_of_evaluate_all
 from unico.recommend.movielens import DEFAULT_DATA_DIR, load_movielens_100k
+
+if TYPE_CHECKING:
+    from unico.recommend.evaluate import Result
 
 eval_app = typer.Typer(help="Offline evaluation.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -38,6 +40,10 @@ def recs(
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     # The bar goes to stderr with --json so that stdout stays pure JSON.
     with Progress(*columns, console=Console(stderr=as_json), transient=True) as progress:
+        # Imported here: every recommender (scikit-learn's included) loads with it, which
+        # the other commands, and `serve`'s supervising process, do not need.
+        from unico.recommend.evaluate import evaluate_all, steps_of_evaluate_all
+
         task = progress.add_task("loading", total=steps_of_evaluate_all())
 
         def step(label: str) -> None:

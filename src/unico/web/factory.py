@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import sys
+from pathlib import Path
+from typing import IO
 
 from fastapi import FastAPI
 
@@ -22,6 +25,28 @@ def serving_process() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
+#: The file lock held for life by the worker that runs the jobs one process does for all.
+_leader: IO[bytes] | None = None
+
+
+def _lead(directory: str | None) -> bool:
+    """Whether this worker is (now) the one to run the singleton jobs: the first to lock
+    ``leader.lock`` in the shared directory. The lock goes with its process, so the worker
+    started in place of a dead leader takes it over."""
+    global _leader
+    if directory is None:
+        return True
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    f = (Path(directory) / "leader.lock").open("a+b")
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return False
+    _leader = f
+    return True
+
+
 def app_from_env() -> FastAPI:
     """A worker's app (see web/workers.py): on SQLite its events go to the shared writer."""
     from unico.core.memory import settle_garbage_collector
@@ -29,5 +54,6 @@ def app_from_env() -> FastAPI:
     serving_process()
     settings = load_settings()
     container = Container.build(settings, writer_process=settings.writer_socket is not None)
+    container.singletons = _lead(settings.models_dir)
     settle_garbage_collector()
     return create_app(container)
