@@ -193,7 +193,8 @@ def test_recommendations_follow_the_visitor_and_consent(seeded: Shop, context: B
     after = shown(page, "#home-reco")
     mix_after = Counter(category_of(i) for i in after)
     assert mix_after[target] >= mix_before[target] + 2, (mix_before, mix_after)
-    assert mix_after.most_common(1)[0][0] == target, mix_after
+    # The most shown category now (a tie with another counts: exploration may add one).
+    assert mix_after[target] == max(mix_after.values()), mix_after
     assert page.get_attribute("#home-reco", "data-unico-default") == "false"
     decision = page.get_attribute("#home-reco", "data-unico-decision")
     assert decision
