@@ -7,15 +7,20 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import make_url
-from sqlalchemy.exc import OperationalError
 
 from unico.catalog.cli import catalog_app
 from unico.container import Container
-from unico.core.cli_options import AsJson, Database, print_json
+from unico.core.cli_options import (
+    AsJson,
+    Database,
+    open_container,
+    print_json,
+    settings_for,
+    shown_url,
+)
 from unico.core.clock import to_iso
-from unico.core.errors import ConfigurationError, UnicoError
-from unico.core.settings import Settings, load_settings
+from unico.core.errors import UnicoError
+from unico.core.settings import Settings
 from unico.decide.cli import models_app, placements_app
 from unico.experiments.cli import experiments_app
 from unico.recommend.cli import eval_app
@@ -41,36 +46,10 @@ app.add_typer(experiments_app, name="experiments")
 console = Console(soft_wrap=True)
 
 
-def _settings(database: str | None) -> Settings:
-    try:
-        return load_settings(database_url=database)
-    except ConfigurationError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-
-
-def _container(database: str | None) -> Container:
-    container = Container.build(_settings(database))
-    if container.settings.auto_migrate:
-        try:
-            container.store.upgrade()
-        except OperationalError as exc:
-            container.store.dispose()
-            url = _shown_url(container.settings.database_url)
-            console.print(f"[red]cannot open the store at {url}: {exc.orig}[/red]")
-            raise typer.Exit(2) from None
-    return container
-
-
-def _shown_url(url: str) -> str:
-    """The store URL as it may be printed: never with its password."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
 @workspace_app.command("create")
 def workspace_create(name: str, database: Database = None, as_json: AsJson = False) -> None:
     """Create a workspace and print its write key and secret key (shown only once)."""
-    container = _container(database)
+    container = open_container(database)
     try:
         created = container.workspaces.create(name)
     except UnicoError as exc:
@@ -94,7 +73,7 @@ def workspace_create(name: str, database: Database = None, as_json: AsJson = Fal
 @workspace_app.command("list")
 def workspace_list(database: Database = None, as_json: AsJson = False) -> None:
     """List workspaces."""
-    container = _container(database)
+    container = open_container(database)
     rows = [
         {"workspace_id": w.workspace_id, "name": w.name, "created_at": to_iso(w.created_at)}
         for w in container.workspaces.list()
@@ -120,7 +99,7 @@ def workspace_rotate(
     if kind not in ("write", "secret"):
         console.print("[red]--kind is write or secret[/red]")
         raise typer.Exit(2)
-    container = _container(database)
+    container = open_container(database)
     try:
         key = container.workspaces.rotate_key(workspace_id, kind)  # type: ignore[arg-type]
     except UnicoError as exc:
@@ -135,7 +114,7 @@ def workspace_rotate(
 
 
 def _profile_command(action: str, workspace_id: str, ref: str, database: str | None) -> Any:
-    container = _container(database)
+    container = open_container(database)
     try:
         service = container.profiles
         return getattr(service, action)(workspace_id, ref)
@@ -174,7 +153,7 @@ def profiles_erase(
 @db_app.command("upgrade")
 def db_upgrade(database: Database = None) -> None:
     """Apply pending migrations."""
-    container = Container.build(_settings(database))
+    container = Container.build(settings_for(database))
     container.store.upgrade()
     container.store.dispose()
     console.print("database is up to date")
@@ -223,8 +202,8 @@ def serve(
     access_log: AccessLog = False,
 ) -> None:
     """Run the API server."""
-    settings = _settings(database)
-    console.print(f"Unico on http://{host}:{port}  (store: {_shown_url(settings.database_url)})")
+    settings = settings_for(database)
+    console.print(f"Unico on http://{host}:{port}  (store: {shown_url(settings.database_url)})")
     _serve(settings, host, port, workers, access_log)
 
 
@@ -238,11 +217,11 @@ def demo(
     """Run the server with a demo workspace, printing fresh keys for it."""
     from unico.demo import ensure_demo_workspace
 
-    container = _container(database)
+    container = open_container(database)
     keys = ensure_demo_workspace(container)
     container.store.dispose()
     base = f"http://{host}:{port}"
-    store = _shown_url(container.settings.database_url)
+    store = shown_url(container.settings.database_url)
     console.print(f"[bold]Unico demo[/bold] on {base}  (store: {store})")
     console.print(f"  workspace:  {keys['workspace_id']}")
     console.print(f"  write key:  {keys['write_key']}")

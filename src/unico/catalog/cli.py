@@ -9,37 +9,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy import make_url
-from sqlalchemy.exc import OperationalError
 
 from unico.catalog.importer import ImportReport
 from unico.container import Container
-from unico.core.cli_options import AsJson, Database, print_json
-from unico.core.errors import ConfigurationError, UnicoError
-from unico.core.settings import load_settings
+from unico.core.cli_options import AsJson, Database, open_container, print_json
+from unico.core.errors import UnicoError
 
 catalog_app = typer.Typer(help="The catalog: items, offers, content.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
 #: Rejected rows printed in full; the rest are counted.
 SHOWN_REJECTIONS = 20
-
-
-def _container(database: str | None) -> Container:
-    try:
-        container = Container.build(load_settings(database_url=database))
-    except ConfigurationError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    if container.settings.auto_migrate:
-        try:
-            container.store.upgrade()
-        except OperationalError as exc:
-            container.store.dispose()
-            url = make_url(container.settings.database_url).render_as_string(hide_password=True)
-            console.print(f"[red]cannot open the store at {url}: {exc.orig}[/red]")
-            raise typer.Exit(2) from None
-    return container
 
 
 @catalog_app.command("import")
@@ -50,7 +30,7 @@ def catalog_import(
     as_json: AsJson = False,
 ) -> None:
     """Import items from a file; bad rows are reported (line and field), good ones kept."""
-    container = _container(database)
+    container = open_container(database)
     try:
         container.workspaces.get(workspace_id)
         report = _import_with_progress(container, workspace_id, file, quiet=as_json)
@@ -102,7 +82,7 @@ def catalog_list(
     as_json: AsJson = False,
 ) -> None:
     """List a workspace's items in id order."""
-    container = _container(database)
+    container = open_container(database)
     try:
         page = container.catalog.list(workspace_id, limit, None, category)
     except UnicoError as exc:

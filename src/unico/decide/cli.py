@@ -9,36 +9,19 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import OperationalError
 
-from unico.container import Container
-from unico.core.cli_options import AsJson, Database, print_json
-from unico.core.errors import ConfigurationError, UnicoError
-from unico.core.settings import load_settings
+from unico.core.cli_options import AsJson, Database, open_container, print_json
+from unico.core.errors import UnicoError
 
 placements_app = typer.Typer(help="Placements: named slots and their rules.", no_args_is_help=True)
 models_app = typer.Typer(help="Recommendation models: train, status.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
 
-def _container(database: str | None) -> Container:
-    try:
-        container = Container.build(load_settings(database_url=database))
-        if container.settings.auto_migrate:
-            container.store.upgrade()
-    except ConfigurationError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    except OperationalError as exc:
-        console.print(f"[red]cannot open the store: {exc.orig}[/red]")
-        raise typer.Exit(2) from None
-    return container
-
-
 @placements_app.command("list")
 def placements_list(workspace_id: str, database: Database = None, as_json: AsJson = False) -> None:
     """List a workspace's placements."""
-    container = _container(database)
+    container = open_container(database)
     try:
         found = container.placements.list(workspace_id)
     finally:
@@ -66,7 +49,7 @@ def placements_set(
         console.print(f"[red]cannot read {file}: {exc}[/red]")
         raise typer.Exit(2) from None
     specs = loaded if isinstance(loaded, list) else [loaded]
-    container = _container(database)
+    container = open_container(database)
     try:
         for n, spec in enumerate(specs):
             name = spec.get("name") if isinstance(spec, dict) else None
@@ -86,7 +69,7 @@ def placements_set(
 def models_train(workspace_id: str, database: Database = None, as_json: AsJson = False) -> None:
     """Train a workspace's models now and print their status (a running server trains on its
     own schedule: UNICO_DECIDE_TRAIN_MINUTES, or POST /v1/models/train)."""
-    container = _container(database)
+    container = open_container(database)
     try:
         with console.status("training…"):
             status = container.models.train_now(workspace_id)

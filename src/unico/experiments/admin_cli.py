@@ -14,9 +14,8 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from unico.container import Container
-from unico.core.cli_options import AsJson, Database, print_json
-from unico.core.errors import ConfigurationError, UnicoError
-from unico.core.settings import load_settings
+from unico.core.cli_options import AsJson, Database, open_container, print_json
+from unico.core.errors import UnicoError
 
 console = Console(soft_wrap=True)
 ExperimentId = Annotated[
@@ -26,14 +25,8 @@ ExperimentId = Annotated[
 
 @contextmanager
 def _container(database: str | None) -> Iterator[Container]:
+    container = open_container(database)
     try:
-        container = Container.build(load_settings(database_url=database))
-    except ConfigurationError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    try:
-        if container.settings.auto_migrate:
-            container.store.upgrade()
         yield container
         container.experiments.runtime.exposures.flush()
     except OperationalError as exc:

@@ -12,13 +12,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy import make_url
 from sqlalchemy.exc import OperationalError
 
 from unico.container import Container
-from unico.core.cli_options import AsJson, Database, print_json
-from unico.core.errors import ConfigurationError, UnicoError
-from unico.core.settings import load_settings
+from unico.core.cli_options import AsJson, Database, open_container, print_json, shown_url
+from unico.core.errors import UnicoError
 from unico.segments.recompute import POSTGRES_WORKERS
 
 segments_app = typer.Typer(help="Segments: definitions, members, recompute.", no_args_is_help=True)
@@ -27,21 +25,15 @@ console = Console(soft_wrap=True)
 
 @contextmanager
 def _container(database: str | None) -> Iterator[Container]:
+    container = open_container(database)
     try:
-        container = Container.build(load_settings(database_url=database))
-    except ConfigurationError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
-    try:
-        if container.settings.auto_migrate:
-            container.store.upgrade()
         # A server's ingest writer checkpoints SQLite's WAL; a recompute writes gigabytes of
         # it, and without checkpoints every read walks a WAL that only grows (at 1,000,000
         # profiles the recompute took 2.4 times as long).
         container.store.start_checkpointer()
         yield container
     except OperationalError as exc:
-        url = make_url(container.settings.database_url).render_as_string(hide_password=True)
+        url = shown_url(container.settings.database_url)
         console.print(f"[red]cannot use the store at {url}: {exc.orig}[/red]")
         raise typer.Exit(2) from None
     except UnicoError as exc:
