@@ -112,6 +112,28 @@ def test_erasure_removes_the_persons_decisions(container: Container, ws: Workspa
     assert ok(ws.client.get(f"/v1/decisions/{theirs}", headers=ws.admin))["user_id"] == "bo"
 
 
+def test_erasure_finds_decisions_made_before_the_person_was_known(
+    container: Container, ws: Workspace
+) -> None:
+    """Rows of requests that found no profile are found by the ids they named, once those
+    ids belong to the erased person (here through an identify that links them)."""
+    stock(container, ws)
+    manual(ws, "home", ["s1", "s2"], size=2)
+    before = decide(ws, "home", anonymousId="anon-7")["home"]["decision_id"]
+    by_user = decide(ws, "home", userId="cy")["home"]["decision_id"]
+    stranger = decide(ws, "home", anonymousId="anon-8")["home"]["decision_id"]
+    r = ws.send("identify", {"userId": "cy", "anonymousId": "anon-7", "traits": {}})
+    assert r.status_code == 200, r.text
+    known = decide(ws, "home", userId="cy")["home"]["decision_id"]
+    rows = {r["decision_id"]: r for r in logged(container, ws)}
+    assert rows[before]["profile_id"] is None and rows[known]["profile_id"] is not None
+    erased = ok(ws.client.delete(f"/v1/profiles/{ref_path('user_id:cy')}", headers=ws.admin))
+    assert erased["erased"]["decision"] == 3
+    assert {r["decision_id"] for r in logged(container, ws)} == {stranger}
+    for gone in (before, by_user, known):
+        assert error_of(ws.client.get(f"/v1/decisions/{gone}", headers=ws.admin), 404)
+
+
 def test_decisions_of_other_workspaces_are_invisible(container: Container, ws: Workspace) -> None:
     stock(container, ws)
     manual(ws, "home", ["s1"], size=1)

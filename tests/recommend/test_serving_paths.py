@@ -5,6 +5,8 @@ items ranked once, and top-k lists whose order does not depend on k."""
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 
 from tests.recommend.conftest import T0
@@ -119,3 +121,28 @@ def test_answers_skip_banned_and_non_finite_scores_and_stop_at_k() -> None:
 def test_scored_is_an_item_and_score_pair() -> None:
     item_id, score = Scored("a", 0.5)
     assert (item_id, score) == ("a", 0.5) and Scored("a", 0.5).score == 0.5
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(4096, 12_000),
+    m=st.integers(1, 400),
+    levels=st.sampled_from([0, 3, 50]),
+    nans=st.integers(0, 3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_sampled_top_lists_are_the_full_sort(
+    n: int, m: int, levels: int, nans: int, seed: int
+) -> None:
+    """Long score vectors take a sampled threshold; the answer is still the first ``m`` of
+    the full sort (best first, ties in index order), with few distinct scores and NaNs."""
+    rng = np.random.default_rng(seed)
+    if levels:
+        scores = rng.integers(0, levels, n).astype(np.float32)
+    else:
+        scores = rng.standard_normal(n).astype(np.float32)
+    scores[rng.integers(0, n, nans)] = np.nan
+    finite = np.flatnonzero(~np.isnan(scores))
+    expected = finite[np.lexsort((finite, -scores[finite]))][:m]
+    got = top_indexes(scores, m)
+    assert got[: len(expected)].tolist() == expected.tolist()

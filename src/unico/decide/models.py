@@ -263,6 +263,10 @@ class ModelRegistry:
                 fitted = self._fit(workspace_id, state, names)
                 try:
                     published = self.shelf.publish(workspace_id, fitted)
+                    # Serve the mapped copy every process shares, not this one's own.
+                    loaded = self.shelf.load(workspace_id)
+                    if loaded is not None and loaded[1] == published:
+                        fitted = loaded[0]
                 except Exception:  # serve them here at least; the others keep theirs
                     log.exception("publishing the models of %s failed", workspace_id)
                     published = None

@@ -10,10 +10,18 @@ asked for training while another held the lock takes the other's result instead 
 fitting again.
 
 The file is a pickle (protocol 5) of the `Fitted` snapshot: the models are plain Python
-and NumPy/SciPy objects that pickle compactly; the shelf is private to the processes of
-one server, which wrote it themselves, so nothing untrusted is ever unpickled. Online
-models (item-to-item, trending) are published as fitted and then learn new interactions
-in each process from the store's tail, as they do in a single process.
+and NumPy/SciPy objects; the shelf is private to the processes of one server, which wrote
+it themselves, so nothing untrusted is ever unpickled. Large arrays (ALS factors,
+item-to-item matrices) are written out of band after the pickle, and loading maps the
+file copy-on-write instead of reading it: every process serves the same physical pages
+(one copy in memory and in the CPU cache for all workers, where each used to hold its
+own), and a process that changes an array gets its own copy of the pages it wrote.
+Online models (item-to-item, trending) are published as fitted and then learn new
+interactions in each process from the store's tail, as they do in a single process.
+
+Layout: ``MAGIC``, the header's length (8 bytes, little-endian), the header (JSON: the
+pickle's and each buffer's offset and length), then the pickle and the buffers, each at
+an offset aligned to ``ALIGN`` bytes.
 
 >>> # shelf.publish("ws_1", fitted); shelf.version("ws_1"); shelf.load("ws_1")
 """
@@ -23,6 +31,9 @@ from __future__ import annotations
 import contextlib
 import copyreg
 import fcntl
+import io
+import json
+import mmap
 import os
 import pickle
 import re
@@ -30,13 +41,18 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from unico.decide.models import Fitted
 
 #: A file's identity: a rename replaces the inode, so (inode, mtime, size) changes with it.
 Version = tuple[int, int, int]
+MAGIC = b"UNICOSH1"
+#: Buffers at least this large are written out of band and mapped, not copied, on load.
+OUT_OF_BAND = 64 * 1024
+#: Alignment of the pickle and of each buffer in the file (a cache line).
+ALIGN = 64
 
 
 def _proxy(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
@@ -83,7 +99,7 @@ class ModelShelf:
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".publishing-")
         try:
             with os.fdopen(fd, "wb") as out:
-                _Pickler(out, protocol=5).dump(fitted)
+                _write(out, fitted)
             os.replace(tmp, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -101,9 +117,11 @@ class ModelShelf:
             # newer snapshot is renamed into place meanwhile.
             with path.open("rb") as f:
                 st = os.fstat(f.fileno())
-                fitted: Fitted = pickle.load(f)  # written by this server only
+                # Copy-on-write: pages stay shared until this process writes to them.
+                mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         except FileNotFoundError:
             return None
+        fitted: Fitted = _read(mapped)  # written by this server only
         return fitted, (st.st_ino, st.st_mtime_ns, st.st_size)
 
     @contextlib.contextmanager
@@ -128,3 +146,46 @@ class ModelShelf:
                 return True
             fcntl.flock(f.fileno(), fcntl.LOCK_UN)
             return False
+
+
+def _aligned(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
+
+
+def _write(out: BinaryIO, fitted: Fitted) -> None:
+    buffers: list[pickle.PickleBuffer] = []
+
+    def out_of_band(buffer: pickle.PickleBuffer) -> bool:
+        if buffer.raw().nbytes < OUT_OF_BAND:
+            return True  # small: in the pickle
+        buffers.append(buffer)
+        return False
+
+    stream = io.BytesIO()
+    _Pickler(stream, protocol=5, buffer_callback=out_of_band).dump(fitted)
+    data = stream.getbuffer()
+    sizes = [data.nbytes] + [b.raw().nbytes for b in buffers]
+    # The header's length depends on the offsets, which depend on the header's length:
+    # reserve room for the widest offsets first.
+    reserve = len(json.dumps({"parts": [[2**62, n] for n in sizes]})) + 16
+    offset = _aligned(len(MAGIC) + 8 + reserve)
+    parts = []
+    for n in sizes:
+        parts.append([offset, n])
+        offset = _aligned(offset + n)
+    header = json.dumps({"parts": parts}).encode().ljust(reserve)
+    out.write(MAGIC + len(header).to_bytes(8, "little") + header)
+    for (start, _), part in zip(parts, [data, *(b.raw() for b in buffers)], strict=True):
+        out.seek(start)
+        out.write(part)
+
+
+def _read(mapped: mmap.mmap) -> Any:
+    if mapped[: len(MAGIC)] != MAGIC:
+        raise ValueError("not a model shelf file")
+    size = int.from_bytes(mapped[len(MAGIC) : len(MAGIC) + 8], "little")
+    start = len(MAGIC) + 8
+    parts = json.loads(mapped[start : start + size])["parts"]
+    view = memoryview(mapped)
+    (p, n), *rest = parts
+    return pickle.loads(view[p : p + n], buffers=[view[o : o + k] for o, k in rest])

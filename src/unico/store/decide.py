@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, delete, func, or_, select, update
+from sqlalchemy import JSON, Connection, delete, func, select, update
 
 from unico.core.types import EpochMs
 from unico.store.bulk import Bulk, chunked, dumps
@@ -174,24 +174,39 @@ class SqlDecideStore:
         anonymous_ids: Sequence[str],
         user_ids: Sequence[str],
     ) -> dict[str, int]:
-        people = [decision.c.profile_id.in_(profile_ids)]
+        # One lookup per partial index (see `decide_schema.decision`): a known person's rows
+        # by profile, the rows of requests that found no profile by the ids they named.
+        lookups = [decision.c.profile_id.in_(profile_ids)]
+        unknown = decision.c.profile_id.is_(None)
         if anonymous_ids:
-            people.append(decision.c.anonymous_id.in_(anonymous_ids))
+            lookups.append(unknown & decision.c.anonymous_id.in_(anonymous_ids))
         if user_ids:
-            people.append(decision.c.user_id.in_(user_ids))
-        ids = select(decision.c.decision_id).where(
-            decision.c.workspace_id == workspace_id, or_(*people)
-        )
+            lookups.append(unknown & decision.c.user_id.in_(user_ids))
+        ids: set[str] = set()
+        for lookup in lookups:
+            found = conn.execute(
+                select(decision.c.decision_id).where(
+                    decision.c.workspace_id == workspace_id, lookup
+                )
+            )
+            ids.update(r[0] for r in found)
         outcomes = conn.execute(
             delete(decision_outcome).where(
                 decision_outcome.c.workspace_id == workspace_id,
-                or_(
-                    decision_outcome.c.profile_id.in_(profile_ids),
-                    decision_outcome.c.decision_id.in_(ids),
-                ),
+                decision_outcome.c.profile_id.in_(profile_ids),
             )
         ).rowcount
-        decisions = conn.execute(
-            delete(decision).where(decision.c.workspace_id == workspace_id, or_(*people))
-        ).rowcount
+        decisions = 0
+        for part in chunked(sorted(ids), 500):
+            outcomes += conn.execute(
+                delete(decision_outcome).where(
+                    decision_outcome.c.workspace_id == workspace_id,
+                    decision_outcome.c.decision_id.in_(part),
+                )
+            ).rowcount
+            decisions += conn.execute(
+                delete(decision).where(
+                    decision.c.workspace_id == workspace_id, decision.c.decision_id.in_(part)
+                )
+            ).rowcount
         return {"decision": decisions, "decision_outcome": outcomes}

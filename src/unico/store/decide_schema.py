@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 from unico.store.schema import Id, Json, Serial, metadata
 
@@ -10,6 +23,17 @@ __all__ = ["metadata"]
 
 
 # -- decide context tables (placements, decision log, outcomes) --
+
+#: The conditions of the decision log's partial indexes (see `decision`).
+KNOWN = "profile_id IS NOT NULL"
+UNKNOWN_ANONYMOUS = "profile_id IS NULL AND anonymous_id IS NOT NULL"
+UNKNOWN_USER = "profile_id IS NULL AND user_id IS NOT NULL"
+
+
+def _where(condition: str) -> dict[str, Any]:
+    """A partial index's condition, for both stores."""
+    return {"sqlite_where": text(condition), "postgresql_where": text(condition)}
+
 
 #: A named slot on a page, in an email...: its strategy, size, rules and default.
 placement = Table(
@@ -46,9 +70,13 @@ decision = Table(
     Column("context", Json, nullable=False),
     Column("explanation", Json, nullable=False),
     Column("at", BigInteger, nullable=False),
-    Index("ix_decision_profile", "workspace_id", "profile_id"),
-    Index("ix_decision_anonymous", "workspace_id", "anonymous_id"),
-    Index("ix_decision_user", "workspace_id", "user_id"),
+    # What erasure looks rows up by. Rows are written for every placement of every decision
+    # in time order, while these keys come in random order: each key indexed costs a page
+    # written per row. So a known person's rows are found by profile only (erasure passes
+    # the merged profiles too), and the ids a request named only where no profile was found.
+    Index("ix_decision_profile", "workspace_id", "profile_id", **_where(KNOWN)),
+    Index("ix_decision_anonymous", "workspace_id", "anonymous_id", **_where(UNKNOWN_ANONYMOUS)),
+    Index("ix_decision_user", "workspace_id", "user_id", **_where(UNKNOWN_USER)),
 )
 
 #: What became of decisions: impressions (``Placement Viewed``) and clicks

@@ -18,6 +18,7 @@ from unico.collect.models import TYPE_MODELS, BatchRequest, ConsentRequest
 from unico.container import Container
 from unico.web import admin, catalog, collect, decide, errors, experiments, sdk, segments
 from unico.web.cors import WriteKeyCors
+from unico.web.fastpath import FastPaths
 
 _HEALTH = b'{"status":"ok"}'
 
@@ -55,6 +56,8 @@ def create_app(container: Container, *, manage: bool = True) -> FastAPI:
     # -- decide context routers --
     app.include_router(catalog.router)
     app.include_router(sdk.router)
+    # Added before the CORS middleware, so it runs inside it (the last added is outermost).
+    app.add_middleware(FastPaths, routes={("POST", "/v1/decide"): decide.decide})
     app.add_middleware(WriteKeyCors)
     # -- segments context routers --
     app.include_router(segments.router)

@@ -34,14 +34,44 @@ def error_response(
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+def unico_error(exc: UnicoError) -> Response:
+    headers = {"Retry-After": "1"} if exc.status == 503 else None
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": 'Basic realm="unico"'}
+    body = orjson.dumps(exc.to_dict())
+    return Response(body, exc.status, media_type="application/json", headers=headers)
+
+
+def store_unavailable(exc: OperationalError) -> Response:
+    # Connection refused, database missing or locked, disk full: the request may succeed
+    # later, so say so (503 + Retry-After) instead of reporting a bug (500).
+    log.error("the store is unavailable: %s", exc.orig)
+    return error_response(
+        503,
+        "store_unavailable",
+        "the store is unavailable; retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
+def unexpected(exc: Exception) -> Response:
+    log.exception("unexpected error", exc_info=exc)
+    return error_response(500, "internal_error", "an unexpected error occurred")
+
+
+def response_for(exc: Exception) -> Response:
+    """The answer the app's handlers give ``exc`` (for handlers called outside FastAPI)."""
+    if isinstance(exc, UnicoError):
+        return unico_error(exc)
+    if isinstance(exc, OperationalError):
+        return store_unavailable(exc)
+    return unexpected(exc)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(UnicoError)
     async def _unico(_: Request, exc: UnicoError) -> Response:
-        headers = {"Retry-After": "1"} if exc.status == 503 else None
-        if exc.status == 401:
-            headers = {"WWW-Authenticate": 'Basic realm="unico"'}
-        body = orjson.dumps(exc.to_dict())
-        return Response(body, exc.status, media_type="application/json", headers=headers)
+        return unico_error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
@@ -57,17 +87,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OperationalError)
     async def _store_unavailable(_: Request, exc: OperationalError) -> Response:
-        # Connection refused, database missing or locked, disk full: the request may succeed
-        # later, so say so (503 + Retry-After) instead of reporting a bug (500).
-        log.error("the store is unavailable: %s", exc.orig)
-        return error_response(
-            503,
-            "store_unavailable",
-            "the store is unavailable; retry shortly",
-            headers={"Retry-After": "1"},
-        )
+        return store_unavailable(exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
-        log.exception("unexpected error", exc_info=exc)
-        return error_response(500, "internal_error", "an unexpected error occurred")
+        return unexpected(exc)
