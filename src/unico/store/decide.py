@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, delete, func, select, update
+from sqlalchemy import JSON, ColumnElement, Connection, delete, func, select, update
 
 from unico.core.types import EpochMs
 from unico.store.bulk import Bulk, chunked, dumps
@@ -176,7 +176,7 @@ class SqlDecideStore:
     ) -> dict[str, int]:
         # One lookup per partial index (see `decide_schema.decision`): a known person's rows
         # by profile, the rows of requests that found no profile by the ids they named.
-        lookups = [decision.c.profile_id.in_(profile_ids)]
+        lookups: list[ColumnElement[bool]] = [decision.c.profile_id.in_(profile_ids)]
         unknown = decision.c.profile_id.is_(None)
         if anonymous_ids:
             lookups.append(unknown & decision.c.anonymous_id.in_(anonymous_ids))
