@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Server
+from unico.web.workers import reuse_port_supported
 
 pytestmark = pytest.mark.e2e
 
@@ -163,6 +166,74 @@ def test_a_dead_writer_is_restarted_and_nothing_accepted_is_lost(
     while any(Path(f"/proc/{p}").exists() for p in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in children if Path(f"/proc/{p}").exists()]
+
+
+def _sockets(pid: int, port: int) -> dict[str, int]:
+    """How many TCP sockets on ``port`` process ``pid`` holds: ``listen``, ``open``."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except FileNotFoundError:  # the process has just exited
+        fds = []
+    inodes = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found = {"listen": 0, "open": 0}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                found["listen" if fields[3] == "0A" else "open"] += 1
+    return found
+
+
+@pytest.mark.skipif(not reuse_port_supported(), reason="SO_REUSEPORT balancing is Linux's")
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_connections_are_spread_over_the_workers(
+    start_server: Callable[..., Server], e2e_database: str
+) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT), so keep-alive
+    connections opened in a row land on both workers, not all on whichever was idle."""
+    server = start_server(e2e_database, workers=2)
+    assert server.process is not None
+    workers = [p for p in _tree(server.process.pid) if p != server.process.pid]
+    deadline = time.monotonic() + 30
+    while True:  # both workers listening (each on its own socket)
+        listening = [p for p in workers if _sockets(p, server.port)["listen"] == 1]
+        if len(listening) == 2:
+            break
+        assert time.monotonic() < deadline, f"listening: {listening} of {workers}"
+        time.sleep(0.1)
+    # A burst of connections, as a load balancer or a busy page opens them: with one shared
+    # socket the first worker to wake accepts the whole backlog.
+    clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(40)]
+    try:
+        for client in clients:
+            client.sendall(b"GET /health HTTP/1.1\r\nhost: unico\r\n\r\n")
+        for client in clients:
+            assert client.recv(4096).startswith(b"HTTP/1.1 200")
+        held = [_sockets(p, server.port)["open"] for p in listening]
+        assert sum(held) == 40
+        # A fair coin for each connection: fewer than 8 of 40 on one side is a 1-in-20,000 event.
+        assert min(held) >= 8, held
+    finally:
+        for client in clients:
+            client.close()
+    # A worker that dies is replaced by one listening on a socket of its own again.
+    os.kill(listening[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        spawned = [p for p in _tree(server.process.pid) if p != listening[0]]
+        now = [p for p in spawned if _sockets(p, server.port)["listen"] == 1]
+        if len(now) == 2:
+            break
+        assert time.monotonic() < deadline, f"listening after the kill: {now}"
+        time.sleep(0.2)
+    assert listening[1] in now
+    with _fresh(server) as http:
+        assert http.get("/health").status_code == 200
 
 
 def test_one_worker_leads_the_singleton_jobs_and_another_takes_over(tmp_path: Path) -> None:
