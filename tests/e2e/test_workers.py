@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, free_port
 from unico.web.workers import reuse_port_supported
 
 pytestmark = pytest.mark.e2e
@@ -248,3 +248,38 @@ def test_one_worker_leads_the_singleton_jobs_and_another_takes_over(tmp_path: Pa
     assert factory._leader is not None
     factory._leader.close()
     assert factory._lead(None) is True  # a single process runs everything
+
+
+def test_each_worker_unpickles_a_socket_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the supervisor hands its workers: a stand-in that unpickles as a new socket
+    bound with SO_REUSEPORT (Linux), else the one socket uvicorn shares between them."""
+    import pickle
+
+    import uvicorn
+
+    from unico.web import workers
+
+    port = free_port()
+    config = uvicorn.Config("unico.web.factory:app_from_env", host="127.0.0.1", port=port)
+    if workers.reuse_port_supported():
+        (stand_in,) = workers._listeners(config)
+        first, second = pickle.loads(pickle.dumps(stand_in)), pickle.loads(pickle.dumps(stand_in))
+        try:
+            assert first.getsockname() == second.getsockname() == ("127.0.0.1", port)
+            assert first.fileno() != second.fileno()
+            assert first.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+        finally:
+            first.close()
+            second.close()
+        with socket.socket() as taken:  # an address in use fails in the supervisor
+            taken.bind(("127.0.0.1", port))
+            taken.listen()
+            with pytest.raises(OSError):
+                workers._listeners(config)
+    monkeypatch.setattr(workers, "reuse_port_supported", lambda: False)
+    (shared,) = workers._listeners(config)
+    try:
+        assert isinstance(shared, socket.socket)
+        assert shared.getsockname() == ("127.0.0.1", port)
+    finally:
+        shared.close()

@@ -30,10 +30,13 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from unico.collect.remote import WriterProcess
 from unico.core.settings import Settings
+
+if TYPE_CHECKING:
+    from uvicorn import Config
 
 log = logging.getLogger("unico.serve")
 
@@ -43,6 +46,7 @@ def serve_workers(
 ) -> None:
     """Run ``workers`` serving processes until interrupted."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from unico.container import Container
 
@@ -64,19 +68,17 @@ def serve_workers(
             writer.supervise()
             env["UNICO_WRITER_SOCKET"] = writer.socket
         os.environ.update(env)  # the workers are spawned: they read their settings from here
+        config = uvicorn.Config(
+            "unico.web.factory:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=access_log,
+            log_level="warning",
+        )
         try:
-            if reuse_port_supported():
-                _run_reuse_port(host, port, workers, access_log)
-            else:
-                uvicorn.run(
-                    "unico.web.factory:app_from_env",
-                    factory=True,
-                    host=host,
-                    port=port,
-                    workers=workers,
-                    access_log=access_log,
-                    log_level="warning",
-                )
+            Multiprocess(config, sockets=_listeners(config)).run()
         finally:
             if writer is not None:
                 writer.stop()
@@ -114,24 +116,16 @@ class _OwnListener:
         return reuse_port_socket, (self.host, self.port)
 
 
-def _run_reuse_port(host: str, port: int, workers: int, access_log: bool) -> None:
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
+def _listeners(config: Config) -> list[socket.socket]:
+    """What uvicorn's supervisor hands each worker: a socket of its own where the kernel
+    balances them, else the one socket every worker shares (as ``uvicorn.run`` does)."""
+    if not reuse_port_supported():
+        return [config.bind_socket()]
     # Fail here, once and clearly, when the address is taken (not in every worker). A bind
     # without SO_REUSEPORT also fails when another server listens there with it: this one
     # must not join that server's group and take half of its connections.
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    with socket.socket(family) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
-    config = uvicorn.Config(
-        "unico.web.factory:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=access_log,
-        log_level="warning",
-    )
-    listener = cast(socket.socket, _OwnListener(host, port))
-    Multiprocess(config, sockets=[listener]).run()
+        probe.bind((config.host, config.port))
+    return [cast(socket.socket, _OwnListener(config.host, config.port))]
