@@ -3,11 +3,14 @@ process asking for training while another trains takes the other's result."""
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
+import numpy as np
 import pytest
 
 from tests.conftest import Workspace
@@ -17,6 +20,7 @@ from unico.core.clock import ManualClock
 from unico.core.settings import Settings
 from unico.decide.models import Factory, default_factories
 from unico.decide.request import DecideRequest, parse_request
+from unico.decide.shelf import ModelShelf
 from unico.recommend.als import ALSRecommender
 from unico.recommend.base import Recommender
 
@@ -154,3 +158,36 @@ def _request(
     if anonymous:
         body["anonymousId"] = anonymous
     return parse_request(body, 10)
+
+
+def test_snapshots_are_mapped_copy_on_write(tmp_path: Path) -> None:
+    """Large arrays come back mapped from the file (shared between processes); one that a
+    process changes is its own copy: the file and other loads keep the published values."""
+    shelf = ModelShelf(tmp_path)
+    big = np.arange(100_000, dtype=np.float32)
+    shelf.publish("ws", cast(Any, {"big": big, "small": np.arange(3), "text": "x"}))
+    first = cast(Any, shelf.load("ws"))[0]
+    second = cast(Any, shelf.load("ws"))[0]
+    assert np.array_equal(first["big"], big) and first["text"] == "x"
+    root = first["big"]
+    while isinstance(root, np.ndarray):
+        root = root.base
+    assert isinstance(root, memoryview)  # a view of the mapped file, not a copy
+    first["big"][0] = -1.0
+    assert second["big"][0] == 0.0
+    assert cast(Any, shelf.load("ws"))[0]["big"][0] == 0.0
+
+
+def test_an_unreadable_snapshot_is_trained_anew(container: Container, ws: Workspace) -> None:
+    """A snapshot in another format (an older version's plain pickle) or damaged counts as
+    none: nothing is loaded from it, and training publishes a readable one."""
+    _shop(container, ws)
+    shelf = container.models.shelf
+    assert shelf is not None
+    path = shelf._path(ws.id, ".models")
+    path.write_bytes(pickle.dumps({"models": {}}))
+    assert shelf.load(ws.id) is None
+    assert container.models.sync_shelf() == 0
+    container.models.train_now(ws.id)
+    loaded = shelf.load(ws.id)
+    assert loaded is not None and "als" in loaded[0].models

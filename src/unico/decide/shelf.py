@@ -33,6 +33,7 @@ import copyreg
 import fcntl
 import io
 import json
+import logging
 import mmap
 import os
 import pickle
@@ -45,6 +46,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from unico.decide.models import Fitted
+
+log = logging.getLogger("unico.decide")
 
 #: A file's identity: a rename replaces the inode, so (inode, mtime, size) changes with it.
 Version = tuple[int, int, int]
@@ -121,7 +124,13 @@ class ModelShelf:
                 mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
         except FileNotFoundError:
             return None
-        fitted: Fitted = _read(mapped)  # written by this server only
+        try:
+            fitted: Fitted = _read(mapped)  # written by this server only
+        except (ValueError, pickle.UnpicklingError, EOFError):
+            # Another format (an older version's plain pickle) or a damaged file: as if
+            # nothing were published, so the workspace is trained and published anew.
+            log.warning("ignoring the unreadable model snapshot %s", path, exc_info=True)
+            return None
         return fitted, (st.st_ino, st.st_mtime_ns, st.st_size)
 
     @contextlib.contextmanager
