@@ -143,6 +143,14 @@ class ItemSpace:
         return out
 
 
+#: Score vectors at least this long find their top through a sample (`_top_by_sample`).
+SAMPLED_FROM = 4096
+#: Scores in the sample taken for the threshold (every ``n // SAMPLE``-th one).
+SAMPLE = 1024
+#: How many more items than wanted the sampled threshold aims to let through.
+OVERSAMPLE = 3
+
+
 def top_indexes(scores: np.ndarray, m: int) -> np.ndarray:
     """Indexes of the ``m`` highest scores, best first, ties in index order (so the answer
     does not depend on ``m``); NaN ranks below every number.
@@ -169,14 +177,6 @@ def top_indexes(scores: np.ndarray, m: int) -> np.ndarray:
         top = np.arange(n)
     # Best first; among equal scores, the lower index first.
     return top[np.lexsort((top, -scores[top]))]
-
-
-#: Score vectors at least this long find their top through a sample (`_top_by_sample`).
-SAMPLED_FROM = 4096
-#: Scores in the sample taken for the threshold (every ``n // SAMPLE``-th one).
-SAMPLE = 1024
-#: How many more items than wanted the sampled threshold aims to let through.
-OVERSAMPLE = 3
 
 
 def _top_by_sample(scores: np.ndarray, m: int) -> np.ndarray | None:
