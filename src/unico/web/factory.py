@@ -50,8 +50,10 @@ def _lead(directory: str | None) -> bool:
 def app_from_env() -> FastAPI:
     """A worker's app (see web/workers.py): on SQLite its events go to the shared writer."""
     from unico.core.memory import settle_garbage_collector
+    from unico.web import balance
 
     serving_process()
+    balance.join()
     settings = load_settings()
     container = Container.build(settings, writer_process=settings.writer_socket is not None)
     container.singletons = _lead(settings.models_dir)

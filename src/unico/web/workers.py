@@ -19,7 +19,9 @@ What the workers share, set up here before they start:
 - on **SQLite**, the **ingest writer**: one writer process owns the database's only write
   lock and its profile cache; it is started and restarted from here, and every worker
   hands its events to it over its socket (``UNICO_WRITER_SOCKET``). On PostgreSQL each
-  worker writes for itself.
+  worker writes for itself;
+- the **count of open connections** per worker (``UNICO_CONNECTION_SLOTS``), by which a
+  worker holding more than its share closes one (web/balance.py).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from unico.collect.remote import WriterProcess
 from unico.core.settings import Settings
+from unico.web.balance import ENV as SLOTS_ENV
+from unico.web.balance import BalancedHttpToolsProtocol, create_slots
 
 if TYPE_CHECKING:
     from uvicorn import Config
@@ -67,6 +71,10 @@ def serve_workers(
             writer.start()
             writer.supervise()
             env["UNICO_WRITER_SOCKET"] = writer.socket
+        # Open connections per worker, shared, so that none keeps more than its share.
+        slots = Path(tmp) / "connections"
+        create_slots(slots, workers)
+        env[SLOTS_ENV] = str(slots)
         os.environ.update(env)  # the workers are spawned: they read their settings from here
         config = uvicorn.Config(
             "unico.web.factory:app_from_env",
@@ -74,6 +82,7 @@ def serve_workers(
             host=host,
             port=port,
             workers=workers,
+            http=BalancedHttpToolsProtocol,
             access_log=access_log,
             log_level="warning",
         )
