@@ -190,6 +190,19 @@ def _sockets(pid: int, port: int) -> dict[str, int]:
     return found
 
 
+def _listening_workers(server: Server) -> list[int]:
+    """The two workers, once both listen (each on a socket of its own)."""
+    assert server.process is not None
+    workers = [p for p in _tree(server.process.pid) if p != server.process.pid]
+    deadline = time.monotonic() + 30
+    while True:
+        listening = [p for p in workers if _sockets(p, server.port)["listen"] == 1]
+        if len(listening) == 2:
+            return listening
+        assert time.monotonic() < deadline, f"listening: {listening} of {workers}"
+        time.sleep(0.1)
+
+
 @pytest.mark.skipif(not reuse_port_supported(), reason="SO_REUSEPORT balancing is Linux's")
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_connections_are_spread_over_the_workers(
@@ -199,14 +212,7 @@ def test_connections_are_spread_over_the_workers(
     connections opened in a row land on both workers, not all on whichever was idle."""
     server = start_server(e2e_database, workers=2)
     assert server.process is not None
-    workers = [p for p in _tree(server.process.pid) if p != server.process.pid]
-    deadline = time.monotonic() + 30
-    while True:  # both workers listening (each on its own socket)
-        listening = [p for p in workers if _sockets(p, server.port)["listen"] == 1]
-        if len(listening) == 2:
-            break
-        assert time.monotonic() < deadline, f"listening: {listening} of {workers}"
-        time.sleep(0.1)
+    listening = _listening_workers(server)
     # A burst of connections, as a load balancer or a busy page opens them: with one shared
     # socket the first worker to wake accepts the whole backlog.
     # Counted before any request: a worker over its share would close some after answering.
@@ -247,8 +253,7 @@ def test_keep_alive_connections_even_out_over_the_workers(
     happens one time in three."""
     server = start_server(e2e_database, workers=2)
     assert server.process is not None
-    workers = [p for p in _tree(server.process.pid) if _sockets(p, server.port)["listen"]]
-    assert len(workers) == 2
+    workers = _listening_workers(server)
     clients = [http.client.HTTPConnection("127.0.0.1", server.port) for _ in range(40)]
     closed = 0
     held: list[int] = []
