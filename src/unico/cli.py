@@ -170,6 +170,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
     from unico.core.memory import settle_garbage_collector
     from unico.web.app import create_app
     from unico.web.factory import serving_process
+    from unico.web.protocol import UnicoHttpProtocol
 
     serving_process()
     container = Container.build(
@@ -177,7 +178,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int, access_log: b
     )
     settle_garbage_collector()
     uvicorn.run(
-        create_app(container), host=host, port=port, access_log=access_log, log_level="warning"
+        create_app(container),
+        host=host,
+        port=port,
+        http=UnicoHttpProtocol,
+        access_log=access_log,
+        log_level="warning",
     )
 
 

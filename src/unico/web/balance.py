@@ -23,16 +23,12 @@ workers' CPU split from 59/79% to 91/67% in six runs, with a p99 of 12-52 ms; ba
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import mmap
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
-
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 #: The environment variable naming the shared file (set by `serve_workers`).
 ENV = "UNICO_CONNECTION_SLOTS"
@@ -123,7 +119,12 @@ class ConnectionShares:
             self._lock = None
 
 
+#: This worker's slot, once `join` took it.
 _shares: ConnectionShares | None = None
+
+
+def shares() -> ConnectionShares | None:
+    return _shares
 
 
 def join() -> ConnectionShares | None:
@@ -143,40 +144,3 @@ def join() -> ConnectionShares | None:
 
     threading.Thread(target=beat, name="unico-connection-heartbeat", daemon=True).start()
     return shares
-
-
-class BalancedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, counting its connections in the shared slots and
-    closing one when this worker holds more than its share."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._shares = _shares
-        self._counted = False
-        self._shed = False
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        if self._shares is not None:
-            self._shares.opened()
-            self._counted = True
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self._counted and self._shares is not None:
-            self._shares.closed(self._shed)
-            self._counted = False
-        super().connection_lost(exc)
-
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        shares = self._shares
-        if (
-            shares is not None
-            and not self._shed
-            and self.cycle is not None
-            and self.cycle.keep_alive
-            and shares.should_shed()
-        ):
-            self._shed = True
-            shares.shedding += 1
-            self.cycle.keep_alive = False  # uvicorn answers with Connection: close

@@ -21,7 +21,7 @@ What the workers share, set up here before they start:
   hands its events to it over its socket (``UNICO_WRITER_SOCKET``). On PostgreSQL each
   worker writes for itself;
 - the **count of open connections** per worker (``UNICO_CONNECTION_SLOTS``), by which a
-  worker holding more than its share closes one (web/balance.py).
+  worker holding more than its share closes one (web/balance.py, web/protocol.py).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any, cast
 from unico.collect.remote import WriterProcess
 from unico.core.settings import Settings
 from unico.web.balance import ENV as SLOTS_ENV
-from unico.web.balance import BalancedHttpToolsProtocol, create_slots
+from unico.web.balance import create_slots
+from unico.web.protocol import UnicoHttpProtocol
 
 if TYPE_CHECKING:
     from uvicorn import Config
@@ -82,7 +83,7 @@ def serve_workers(
             host=host,
             port=port,
             workers=workers,
-            http=BalancedHttpToolsProtocol,
+            http=UnicoHttpProtocol,
             access_log=access_log,
             log_level="warning",
         )
