@@ -15,7 +15,6 @@ the explanation says why. Every decision is logged, with the propensity of each 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ from unico.decide.log import DecisionLog
 from unico.decide.models import MODEL_OF, ModelRegistry
 from unico.decide.people import People, Person
 from unico.decide.placements import IMPERSONAL, Placement, PlacementService
-from unico.decide.ranking import Slot, fill_slots, pool_size
+from unico.decide.ranking import Draws, SeededDraws, Slot, fill_slots, pool_size
 from unico.decide.request import DecideRequest
 from unico.decide.rules import boosted, filter_reason, screen
 from unico.decide.store import DecideStore
@@ -179,10 +178,9 @@ class DecisionService:
         pins, pin_reports = self._pins(call, placement)
         outcome, ranked, reports = self._ranked(call, placement, exclude, len(pins))
         epsilon = 0.0 if outcome.is_default else placement.epsilon
-        rng: random.Random = _NO_RNG
+        rng: Draws = _NO_RNG
         if epsilon:
-            # An int seed: seeding from a string hashes it with SHA-512 first.
-            rng = random.Random((self.seed << 128) | int(decision_id[-32:], 16))
+            rng = SeededDraws((self.seed << 128) | int(decision_id[-32:], 16))
         slots, passed_over = fill_slots(ranked, pins, placement.rules, placement.size, epsilon, rng)
         filled = 0
         if len(slots) < placement.size and not outcome.is_default:
@@ -465,11 +463,8 @@ class DecisionService:
         return out, reports
 
 
-class _NoRandom(random.Random):
-    """Never drawn from (epsilon 0): saves seeding a generator per decision."""
-
-
-_NO_RNG = _NoRandom(0)
+#: Never drawn from (epsilon 0).
+_NO_RNG = SeededDraws(0)
 
 
 def _reason(strategy: str, person: Person, has_context: bool) -> str:
