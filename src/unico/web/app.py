@@ -18,7 +18,7 @@ from unico.collect.models import TYPE_MODELS, BatchRequest, ConsentRequest
 from unico.container import Container
 from unico.web import admin, catalog, collect, decide, errors, experiments, sdk, segments
 from unico.web.cors import WriteKeyCors
-from unico.web.fastpath import FastPaths
+from unico.web.fastpath import UnicoApp
 
 _HEALTH = b'{"status":"ok"}'
 
@@ -36,7 +36,7 @@ def create_app(container: Container, *, manage: bool = True) -> FastAPI:
             if manage:
                 container.stop()
 
-    app = FastAPI(
+    app = UnicoApp(
         title="Unico",
         version=__version__,
         summary="Real-time, one-to-one personalization: collect, analyze, activate, measure.",
@@ -56,9 +56,9 @@ def create_app(container: Container, *, manage: bool = True) -> FastAPI:
     # -- decide context routers --
     app.include_router(catalog.router)
     app.include_router(sdk.router)
-    # Added before the CORS middleware, so it runs inside it (the last added is outermost).
-    app.add_middleware(FastPaths, routes={("POST", "/v1/decide"): decide.decide})
     app.add_middleware(WriteKeyCors)
+    # The hot path past FastAPI's middleware, inside the same CORS layer.
+    app.fast_paths({("POST", "/v1/decide"): decide.decide}, wrap=WriteKeyCors)
     # -- segments context routers --
     app.include_router(segments.router)
     # -- experiments context routers --
