@@ -9,6 +9,7 @@ placements at each paced ``--rates`` and at saturation, and ``/health`` the same
 
     .venv/bin/python bench/decide.py --profiles 2000 --items 500 --seconds 5   # smoke
     .venv/bin/python bench/decide.py                                            # full size
+    .venv/bin/python bench/decide.py --keep /tmp/shop.db    # seeds once; later runs reuse it
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
 import json
 import multiprocessing as mp
 import random
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -238,17 +242,42 @@ def decide_requests(
 # -- main --------------------------------------------------------------------------------
 
 
+def _workspace_file(db: Path) -> Path:
+    return db.with_name(db.name + ".workspace.json")
+
+
+@contextmanager
+def _database(args: argparse.Namespace) -> Iterator[tuple[str, Workspace, bool]]:
+    """The database URL, its workspace, and whether it is already seeded: a fresh one, or
+    with ``--keep FILE`` a SQLite file seeded by an earlier run (seeding takes minutes)."""
+    if args.keep is None:
+        with fresh_database(args.database) as url:
+            yield url, create_workspace(url), False
+        return
+    url = f"sqlite:///{args.keep.resolve()}"
+    meta = _workspace_file(args.keep)
+    if args.keep.exists() and meta.exists():
+        yield url, Workspace(**json.loads(meta.read_text())), True
+        return
+    args.keep.parent.mkdir(parents=True, exist_ok=True)
+    yield url, create_workspace(url), False
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     result: dict[str, Any] = {"args": vars(args)}
-    with fresh_database(args.database) as url, tempfile.TemporaryDirectory() as tmp:
-        ws = create_workspace(url)
+    with _database(args) as (url, ws, seeded), tempfile.TemporaryDirectory() as tmp:
         server = Server(url, workers=args.workers, log_path=Path(tmp) / "server.log")
         try:
             server.wait_healthy()
-            result["seed"] = seed(
-                server.base_url, ws, args.profiles, args.items, args.per_person, rng
-            )
+            if seeded:
+                result["seed"] = {"reused": str(args.keep)}
+            else:
+                result["seed"] = seed(
+                    server.base_url, ws, args.profiles, args.items, args.per_person, rng
+                )
+                if args.keep:
+                    _workspace_file(args.keep).write_text(json.dumps(dataclasses.asdict(ws)))
             result["rss_before_training_mib"] = rss_mib(server.pids())
             status = train(server.base_url, ws)
             result["models"] = status["models"]
@@ -334,8 +363,15 @@ def main(argv: list[str] | None = None) -> None:
         "--workers", type=int, default=1, help="serving processes (unico serve --workers)"
     )
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--keep",
+        type=Path,
+        help="SQLite file to seed once and reuse in later runs (same --profiles and --items)",
+    )
     p.add_argument("--json", type=Path, help="also write the result here")
     args = p.parse_args(argv)
+    if args.keep is not None and args.database != "sqlite":
+        p.error("--keep is for SQLite")
     result = run(args)
     report(result)
     if args.json:
