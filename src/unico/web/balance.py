@@ -100,8 +100,9 @@ class ConnectionShares:
 
         Against the others' counts, not a fair share of the total: the total dips while
         shed clients reconnect, and a share of the dipped total would shed too many. A
-        shed connection lands on each worker alike, so shedding the whole difference
-        halves it in expectation; the next requests shed what is left.
+        shed connection comes back to each worker alike, so with two workers shedding the
+        whole difference evens them out in expectation; the next requests shed what chance
+        leaves over.
         """
         counts = self.counts()
         others = [c for s, c in enumerate(counts) if c is not None and s != self.slot]
@@ -124,6 +125,7 @@ _shares: ConnectionShares | None = None
 
 
 def shares() -> ConnectionShares | None:
+    """This worker's slot (None in a single serving process)."""
     return _shares
 
 
