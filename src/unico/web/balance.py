@@ -81,6 +81,10 @@ class ConnectionShares:
     def opened(self) -> None:
         self._words[WORDS * self.slot] += 1
 
+    def shed(self) -> None:
+        """One of this worker's connections is told to close (it counts as gone)."""
+        self.shedding += 1
+
     def closed(self, shed: bool) -> None:
         self._words[WORDS * self.slot] -= 1
         if shed:

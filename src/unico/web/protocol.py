@@ -90,5 +90,5 @@ class UnicoHttpProtocol(HttpToolsProtocol):
         shares = self._shares
         if shares is not None and not self._shed and cycle.keep_alive and shares.should_shed():
             self._shed = True
-            shares.shedding += 1
+            shares.shed()
             cycle.keep_alive = False  # uvicorn answers with Connection: close
