@@ -28,7 +28,7 @@ from unico.catalog.store import CatalogStore, InteractionRow, TailRow
 from unico.collect.pipeline import ProfiledGroup
 from unico.core.types import EpochMs
 from unico.recommend.base import TrainingData
-from unico.store.engine import Store
+from unico.store.engine import DbapiSource, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ class InteractionStore:
             return self.recent_in(conn, workspace_id, profile_id, limit)
 
     def recent_in(
-        self, conn: Connection, workspace_id: str, profile_id: str, limit: int = 50
+        self, conn: DbapiSource, workspace_id: str, profile_id: str, limit: int = 50
     ) -> list[Interaction]:
         """`recent`, inside the caller's read (a decision reads the person in one)."""
         return [Interaction(*r) for r in self.items.recent(conn, workspace_id, profile_id, limit)]

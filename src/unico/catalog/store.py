@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from unico.catalog.model import Item
 from unico.core.types import EpochMs
+from unico.store.engine import DbapiSource
 
 #: (profile_id, item_id, kind, weight, at)
 InteractionRow: TypeAlias = tuple[str, str, str, float, EpochMs]
@@ -67,7 +68,7 @@ class CatalogStore(Protocol):
     ) -> int: ...
 
     def recent(
-        self, conn: Connection, workspace_id: str, profile_id: str, limit: int
+        self, conn: DbapiSource, workspace_id: str, profile_id: str, limit: int
     ) -> list[tuple[str, str, float, EpochMs]]: ...
 
     def since(

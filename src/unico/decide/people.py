@@ -7,12 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection
-
 from unico.catalog.interactions import Interaction
 from unico.profiles import consent as consent_rules
 from unico.profiles.store import ProfileStore
-from unico.store.engine import Store
+from unico.store.engine import DbapiSource, Store
 
 PURCHASE = "purchase"
 
@@ -45,7 +43,7 @@ class People:
         store: Store,
         profiles: ProfileStore,
         consent_defaults: Callable[[str], Mapping[str, bool]],
-        recent: Callable[[Connection, str, str, int], list[Interaction]],
+        recent: Callable[[DbapiSource, str, str, int], list[Interaction]],
         history: int,
     ) -> None:
         self.store = store
@@ -62,7 +60,7 @@ class People:
         if not keys:
             return Person(None, False, "no userId or anonymousId: default experience")
         # One read transaction: who (identity, merges, consent) and what they did recently.
-        with self.store.read() as conn:
+        with self.store.raw_read() as conn:
             found = self.profiles.consent_of(conn, workspace_id, keys)
             if found is None:
                 return Person(None, False, "unknown person: default experience")

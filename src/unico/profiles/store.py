@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from unico.core.types import EpochMs, JSONObject
 from unico.profiles.identity import IdentityKey
+from unico.store.engine import DbapiSource
 
 
 @dataclass(slots=True)
@@ -84,7 +85,7 @@ class ProfileStore(Protocol):
     ) -> dict[IdentityKey, str]: ...
 
     def consent_of(
-        self, conn: Connection, workspace_id: str, keys: Sequence[IdentityKey]
+        self, conn: DbapiSource, workspace_id: str, keys: Sequence[IdentityKey]
     ) -> tuple[str, dict[str, Any]] | None:
         """The profile of the first of ``keys`` that is known, followed through merges, and
         its consent state; None when no key is known. One cheap read for decisions."""

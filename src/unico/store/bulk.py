@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
+from unico.store.engine import DbapiSource
+
 #: Rows per multi-row statement: under SQLite's 32,766 bound-parameter limit.
 ROWS_PER_STATEMENT = 1000
 
@@ -60,7 +62,7 @@ class Bulk:
         finally:
             cursor.close()
 
-    def query(self, conn: Connection, template: str, params: Sequence[Any]) -> list[Any]:
+    def query(self, conn: DbapiSource, template: str, params: Sequence[Any]) -> list[Any]:
         cursor = conn.connection.cursor()
         try:
             cursor.execute(self.sql(template), params)

@@ -13,7 +13,7 @@ from unico.catalog.store import InteractionRow, TailRow, Totals
 from unico.core.types import EpochMs
 from unico.store.bulk import Bulk, chunked
 from unico.store.decide_schema import catalog_version, interaction, item
-from unico.store.engine import Store
+from unico.store.engine import DbapiSource, Store
 from unico.store.profiles import chunks
 
 #: Items per INSERT: 23 values each stays well under SQLite's bound-parameter limit.
@@ -215,7 +215,7 @@ class SqlCatalogStore:
         return deleted
 
     def recent(
-        self, conn: Connection, workspace_id: str, profile_id: str, limit: int
+        self, conn: DbapiSource, workspace_id: str, profile_id: str, limit: int
     ) -> list[tuple[str, str, float, EpochMs]]:
         # Read for every decision: raw DBAPI (SQLAlchemy's statement overhead was most of it).
         rows = self.bulk.query(conn, _RECENT, [workspace_id, profile_id, limit])

@@ -26,7 +26,7 @@ from unico.core.types import EpochMs
 from unico.profiles.identity import IdentityKey, parse_kind_value, suppression_hash
 from unico.profiles.store import JSON_COLUMNS, ProfileChanges, ProfileState
 from unico.store.bulk import Bulk, chunked, dumps
-from unico.store.engine import Store
+from unico.store.engine import DbapiSource, Store
 from unico.store.schema import consent_log, identity, profile, profile_merge, suppression
 
 T = TypeVar("T")
@@ -317,7 +317,7 @@ class SqlProfileStore:
         return str(row.merged_into or row.profile_id)
 
     def consent_of(
-        self, conn: Connection, workspace_id: str, keys: Sequence[IdentityKey]
+        self, conn: DbapiSource, workspace_id: str, keys: Sequence[IdentityKey]
     ) -> tuple[str, dict[str, Any]] | None:
         # The decide hot path: raw DBAPI and one joined read (SQLAlchemy's per-statement
         # overhead and decoding every JSON column of the profile cost more than the lookup).
