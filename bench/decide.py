@@ -338,8 +338,11 @@ def report(result: dict[str, Any]) -> None:
     keys = [k for k in result if k.startswith(("health_", "decide_"))]
     for key in sorted(keys, key=lambda k: (k.split("_")[0] != "health", k)):
         r = result[key]
+        # Each call asks for every placement, and each placement's answer is a decision
+        # of its own (its own decision id and log row): calls/s and decisions/s both.
+        each = f" ({len(PLACEMENTS) * r['per_s']:,.0f} decisions/s)" if key[0] == "d" else ""
         print(
-            f"{key:<18} {r['per_s']:>8.0f}/s  p50 {r['p50_ms'] or 0:>6.2f} ms  p99 "
+            f"{key:<18} {r['per_s']:>8.0f}/s{each}  p50 {r['p50_ms'] or 0:>6.2f} ms  p99 "
             f"{r['p99_ms'] or 0:>6.2f} ms  server CPU {r['server_cpu_ms_per_request']:.2f} ms/req "
             f"{r['process_cpu_percent']}%  statuses {r['statuses']}"
         )

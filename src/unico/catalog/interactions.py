@@ -31,8 +31,12 @@ from unico.recommend.base import TrainingData
 from unico.store.engine import DbapiSource, Store
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, to be made faster (see `unico.decide.ranking.Slot`): every decision reads
+# a person's latest few.
+@dataclass(slots=True)
 class Interaction:
+    """One of a person's interactions with an item; made once and never changed."""
+
     item_id: str
     kind: str
     weight: float

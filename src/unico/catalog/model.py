@@ -60,6 +60,9 @@ class Item:
     #: Margin or other business value of showing or selling the item.
     value: float | None = None
     updated_at: EpochMs = 0
+    #: `public`, made on first use: a decision shows about twenty items, and copying a
+    #: made dict costs a quarter of making one.
+    _public: Mapping[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def is_available(self, now_ms: EpochMs) -> bool:
         """Inside its validity window (``valid_until`` excluded) and in stock."""
@@ -69,9 +72,13 @@ class Item:
             return False
         return self.in_stock and (self.stock is None or self.stock > 0)
 
-    def public(self) -> dict[str, Any]:
-        """What a decision returns to the page."""
-        return {
+    def public(self) -> Mapping[str, Any]:
+        """What a decision returns to the page: one mapping per item, shared by every
+        decision that shows it (copy it to add to it)."""
+        made = self._public
+        if made is not None:
+            return made
+        made = {
             "id": self.item_id,
             "kind": self.kind,
             "title": self.title,
@@ -83,6 +90,8 @@ class Item:
             "brand": self.brand,
             "tags": list(self.tags),
         }
+        object.__setattr__(self, "_public", made)  # frozen: set once, the same value
+        return made
 
     def admin(self) -> dict[str, Any]:
         """Every field, as the admin API shows it (times in epoch ms)."""
