@@ -10,6 +10,12 @@ placements at each paced ``--rates`` and at saturation, and ``/health`` the same
     .venv/bin/python bench/decide.py --profiles 2000 --items 500 --seconds 5   # smoke
     .venv/bin/python bench/decide.py                                            # full size
     .venv/bin/python bench/decide.py --keep /tmp/shop.db    # seeds once; later runs reuse it
+    .venv/bin/python bench/decide.py --rates 500 --split     # + each placement alone
+
+Each call asks for every placement, and each placement's answer is a decision (with its own
+decision id and log row): the report gives calls/s and decisions/s. With ``--split`` it also
+measures calls for one placement each and prints what a call costs apart from its
+placements, and what each placement adds.
 """
 
 from __future__ import annotations
@@ -224,8 +230,16 @@ def measure(
 
 
 def decide_requests(
-    base: str, ws: Workspace, profiles: int, items: int, rng: random.Random, n: int = 2000
+    base: str,
+    ws: Workspace,
+    profiles: int,
+    items: int,
+    rng: random.Random,
+    n: int = 2000,
+    placements: list[str] | None = None,
 ) -> list[bytes]:
+    """``n`` decide calls for random known people, each asking for ``placements`` (all)."""
+    names = [p["name"] for p in PLACEMENTS] if placements is None else placements
     host = base.removeprefix("http://")
     headers = {"content-type": "application/json", "authorization": _basic(ws.write_key)}
     out = []
@@ -233,7 +247,7 @@ def decide_requests(
         body = {
             "userId": f"u{rng.randrange(profiles)}",
             "context": {"channel": "web", "item": f"sku-{rng.randrange(items)}"},
-            "placements": [p["name"] for p in PLACEMENTS],
+            "placements": names,
         }
         out.append(request_bytes("POST", "/v1/decide", host, headers, orjson.dumps(body)))
     return out
@@ -312,6 +326,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for rate in args.rates:
                     result[f"{name}_paced_{rate:g}"] = measured(raw, rate)
                 result[f"{name}_saturated"] = measured(raw, 0)
+            if args.split:
+                # Each placement alone, at the first rate: with the runs above, what a call
+                # costs whatever it asks for, and what each placement adds.
+                for spec in PLACEMENTS:
+                    names = [spec["name"]]
+                    alone = decide_requests(
+                        server.base_url, ws, args.profiles, args.items, rng, placements=names
+                    )
+                    result[f"only {spec['name']}_paced_{args.rates[0]:g}"] = measured(
+                        alone, args.rates[0]
+                    )
             result["rss_after_load_mib"] = rss_mib(server.pids())
             result["pss_after_load_mib"] = pss_mib(server.pids())
             result["rss_per_process_mib"] = per_process_mib(server.pids())
@@ -335,7 +360,7 @@ def report(result: dict[str, Any]) -> None:
         f"after load {result['rss_after_load_mib']:.0f} (PSS {result['pss_after_load_mib']:.0f}; "
         f"per process {result['rss_per_process_mib']})"
     )
-    keys = [k for k in result if k.startswith(("health_", "decide_"))]
+    keys = [k for k in result if k.startswith(("health_", "decide_", "only "))]
     for key in sorted(keys, key=lambda k: (k.split("_")[0] != "health", k)):
         r = result[key]
         # Each call asks for every placement, and each placement's answer is a decision
@@ -346,6 +371,27 @@ def report(result: dict[str, Any]) -> None:
             f"{r['p99_ms'] or 0:>6.2f} ms  server CPU {r['server_cpu_ms_per_request']:.2f} ms/req "
             f"{r['process_cpu_percent']}%  statuses {r['statuses']}"
         )
+    if "split_ms" in result:
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in result["split_ms"].items())
+        print(f"server CPU per call, ms: {parts} (call: apart from its placements)")
+
+
+def split_costs(result: dict[str, Any]) -> dict[str, float] | None:
+    """Server CPU per call, in ms, apart from the placements (``call``) and added by each
+    placement, from the calls for every placement and for each alone at the same rate
+    (``--split``). A call for all costs ``call + sum(p)`` and one for X alone ``call + p_X``,
+    so ``call = (sum of the alone costs - the all cost) / (placements - 1)``."""
+    alone = {k: v for k, v in result.items() if k.startswith("only ")}
+    if len(alone) != len(PLACEMENTS) or len(PLACEMENTS) < 2:
+        return None
+    rate = next(iter(alone)).rsplit("_", 1)[1]
+    every = result[f"decide_paced_{rate}"]["server_cpu_ms_per_request"]
+    each = {k: v["server_cpu_ms_per_request"] for k, v in alone.items()}
+    call = (sum(each.values()) - every) / (len(PLACEMENTS) - 1)
+    out = {"call": call}
+    for key, cost in each.items():
+        out[key.removeprefix("only ").rsplit("_paced", 1)[0]] = cost - call
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -371,11 +417,20 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="SQLite file to seed once and reuse in later runs (same --profiles and --items)",
     )
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="also measure calls asking for one placement each, at the first rate: the cost "
+        "of a call apart from its placements, and of each placement",
+    )
     p.add_argument("--json", type=Path, help="also write the result here")
     args = p.parse_args(argv)
     if args.keep is not None and args.database != "sqlite":
         p.error("--keep is for SQLite")
     result = run(args)
+    split = split_costs(result)
+    if split is not None:
+        result["split_ms"] = split
     report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
