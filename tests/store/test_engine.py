@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import threading
 from pathlib import Path
@@ -81,6 +82,33 @@ def test_raw_reads_keep_one_connection_per_thread_and_see_every_commit(tmp_path:
         store.dispose()
     with pytest.raises(sqlite3.ProgrammingError):  # dispose closed them
         first.connection.execute("SELECT 1")
+
+
+def test_a_threads_connection_is_closed_when_the_thread_ends(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'raw.db'}")
+    try:
+        with store.write() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        theirs: list[sqlite3.Connection] = []
+
+        def read_once() -> None:
+            with store.raw_read() as source:
+                theirs.append(source.connection)
+                _count(source)
+
+        for _ in range(3):
+            thread = threading.Thread(target=read_once)
+            thread.start()
+            thread.join()
+        gc.collect()
+        for connection in theirs:
+            with pytest.raises(sqlite3.ProgrammingError):
+                connection.execute("SELECT 1")
+        with store.raw_read() as mine:  # this thread's is open until dispose
+            assert _count(mine) == 0
+        assert sum(c.alive for c in store._raw_closers) == 1
+    finally:
+        store.dispose()
 
 
 def test_a_failed_raw_read_rolls_back_and_the_connection_stays_usable(tmp_path: Path) -> None:
