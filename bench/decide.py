@@ -329,14 +329,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if args.split:
                 # Each placement alone, at the first rate: with the runs above, what a call
                 # costs whatever it asks for, and what each placement adds.
+                rate = args.rates[0]
+                runs = {}
                 for spec in PLACEMENTS:
-                    names = [spec["name"]]
                     alone = decide_requests(
-                        server.base_url, ws, args.profiles, args.items, rng, placements=names
+                        server.base_url,
+                        ws,
+                        args.profiles,
+                        args.items,
+                        rng,
+                        placements=[spec["name"]],
                     )
-                    result[f"only {spec['name']}_paced_{args.rates[0]:g}"] = measured(
-                        alone, args.rates[0]
-                    )
+                    runs[spec["name"]] = measured(alone, rate)
+                result["alone"] = {"rate": rate, "runs": runs}
             result["rss_after_load_mib"] = rss_mib(server.pids())
             result["pss_after_load_mib"] = pss_mib(server.pids())
             result["rss_per_process_mib"] = per_process_mib(server.pids())
@@ -360,38 +365,38 @@ def report(result: dict[str, Any]) -> None:
         f"after load {result['rss_after_load_mib']:.0f} (PSS {result['pss_after_load_mib']:.0f}; "
         f"per process {result['rss_per_process_mib']})"
     )
-    keys = [k for k in result if k.startswith(("health_", "decide_", "only "))]
+    keys = [k for k in result if k.startswith(("health_", "decide_"))]
     for key in sorted(keys, key=lambda k: (k.split("_")[0] != "health", k)):
-        r = result[key]
         # Each call asks for every placement, and each placement's answer is a decision
         # of its own (its own decision id and log row): calls/s and decisions/s both.
-        each = f" ({len(PLACEMENTS) * r['per_s']:,.0f} decisions/s)" if key[0] == "d" else ""
-        print(
-            f"{key:<18} {r['per_s']:>8.0f}/s{each}  p50 {r['p50_ms'] or 0:>6.2f} ms  p99 "
-            f"{r['p99_ms'] or 0:>6.2f} ms  server CPU {r['server_cpu_ms_per_request']:.2f} ms/req "
-            f"{r['process_cpu_percent']}%  statuses {r['statuses']}"
-        )
-    if "split_ms" in result:
-        parts = ", ".join(f"{k} {v:.2f}" for k, v in result["split_ms"].items())
+        _print_run(key, result[key], len(PLACEMENTS) if key.startswith("decide_") else 0)
+    if "alone" in result:
+        rate = result["alone"]["rate"]
+        for name, r in result["alone"]["runs"].items():
+            _print_run(f"only {name}_paced_{rate:g}", r, 1)
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in split_costs(result["alone"], result).items())
         print(f"server CPU per call, ms: {parts} (call: apart from its placements)")
 
 
-def split_costs(result: dict[str, Any]) -> dict[str, float] | None:
+def _print_run(label: str, r: dict[str, Any], placements: int) -> None:
+    each = f" ({placements * r['per_s']:,.0f} decisions/s)" if placements else ""
+    print(
+        f"{label:<18} {r['per_s']:>8.0f}/s{each}  p50 {r['p50_ms'] or 0:>6.2f} ms  p99 "
+        f"{r['p99_ms'] or 0:>6.2f} ms  server CPU {r['server_cpu_ms_per_request']:.2f} ms/req "
+        f"{r['process_cpu_percent']}%  statuses {r['statuses']}"
+    )
+
+
+def split_costs(alone: dict[str, Any], result: dict[str, Any]) -> dict[str, float]:
     """Server CPU per call, in ms, apart from the placements (``call``) and added by each
-    placement, from the calls for every placement and for each alone at the same rate
-    (``--split``). A call for all costs ``call + sum(p)`` and one for X alone ``call + p_X``,
-    so ``call = (sum of the alone costs - the all cost) / (placements - 1)``."""
-    alone = {k: v for k, v in result.items() if k.startswith("only ")}
-    if len(alone) != len(PLACEMENTS) or len(PLACEMENTS) < 2:
-        return None
-    rate = next(iter(alone)).rsplit("_", 1)[1]
-    every = result[f"decide_paced_{rate}"]["server_cpu_ms_per_request"]
-    each = {k: v["server_cpu_ms_per_request"] for k, v in alone.items()}
-    call = (sum(each.values()) - every) / (len(PLACEMENTS) - 1)
-    out = {"call": call}
-    for key, cost in each.items():
-        out[key.removeprefix("only ").rsplit("_paced", 1)[0]] = cost - call
-    return out
+    placement, from the calls for every placement (in ``result``) and for each alone
+    (``alone``, `run` with ``--split``) at the same rate. A call for all costs
+    ``call + sum(p)`` and one for X alone ``call + p_X``, so
+    ``call = (sum of the alone costs - the all cost) / (placements - 1)``."""
+    every = result[f"decide_paced_{alone['rate']:g}"]["server_cpu_ms_per_request"]
+    each = {name: r["server_cpu_ms_per_request"] for name, r in alone["runs"].items()}
+    call = (sum(each.values()) - every) / (len(each) - 1)
+    return {"call": call, **{name: cost - call for name, cost in each.items()}}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -428,9 +433,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.keep is not None and args.database != "sqlite":
         p.error("--keep is for SQLite")
     result = run(args)
-    split = split_costs(result)
-    if split is not None:
-        result["split_ms"] = split
     report(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
