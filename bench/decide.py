@@ -13,7 +13,9 @@ placements at each paced ``--rates`` and at saturation, and ``/health`` the same
     .venv/bin/python bench/decide.py --rates 500 --split     # + each placement alone
 
 Each call asks for every placement, and each placement's answer is a decision (with its own
-decision id and log row): the report gives calls/s and decisions/s. With ``--split`` it also
+decision id and log row): the report gives calls/s and decisions/s, decide's p99 against
+``/health``'s at each paced rate, and at 1,000 decisions/s (``--rates 333``) whether
+DESIGN.md's target is met. With ``--split`` it also
 measures calls for one placement each and prints what a call costs apart from its
 placements, and what each placement adds.
 """
@@ -61,6 +63,13 @@ PLACEMENTS = [
         "rules": {"in_stock": True, "diversity": {"max_per_category": 2}},
     },
 ]
+#: DESIGN.md's target: p99 <= 10 ms at 1,000 decisions/s, and within 3x of a bare endpoint
+#: (``/health``) on the same server at the same rate. A decision is one placement's answer
+#: (its own decision id and log row), so with three placements per call it is checked at
+#: 333 calls/s (``--rates 333``; a rate within 1% counts).
+TARGET_DECISIONS_PER_S = 1000.0
+TARGET_P99_MS = 10.0
+TARGET_RATIO = 3.0
 #: Seconds a paced run waits, after its last request was due, for the answers still out.
 GRACE_S = 10.0
 EVENTS = ("Product Viewed", "Product Viewed", "Product Viewed", "Product Added", "Order Completed")
@@ -376,6 +385,8 @@ def report(result: dict[str, Any]) -> None:
             _print_run(f"only {name}_paced_{rate:g}", r, 1)
         parts = ", ".join(f"{k} {v:.2f}" for k, v in split_costs(result["alone"], result).items())
         print(f"server CPU per call, ms: {parts} (call: apart from its placements)")
+    for line in target_lines(result):
+        print(line)
 
 
 def _print_run(label: str, r: dict[str, Any], placements: int) -> None:
@@ -385,6 +396,36 @@ def _print_run(label: str, r: dict[str, Any], placements: int) -> None:
         f"{r['p99_ms'] or 0:>6.2f} ms  server CPU {r['server_cpu_ms_per_request']:.2f} ms/req "
         f"{r['process_cpu_percent']}%  statuses {r['statuses']}"
     )
+
+
+def target_lines(result: dict[str, Any]) -> list[str]:
+    """For each paced rate: decide's p99 against ``/health``'s at the same rate, and for the
+    rate at 1,000 decisions/s whether DESIGN.md's target is met."""
+    lines = []
+    for rate in result["args"]["rates"]:
+        decide, health = result.get(f"decide_paced_{rate:g}"), result.get(f"health_paced_{rate:g}")
+        if not decide or not health or not decide["p99_ms"] or not health["p99_ms"]:
+            continue
+        ratio = decide["p99_ms"] / health["p99_ms"]
+        decisions = rate * len(PLACEMENTS)
+        line = (
+            f"at {rate:g} calls/s ({decisions:,.0f} decisions/s): decide p99 "
+            f"{decide['p99_ms']:.2f} ms = {ratio:.2f} x /health p99 {health['p99_ms']:.2f} ms"
+        )
+        if abs(decisions - TARGET_DECISIONS_PER_S) <= 0.01 * TARGET_DECISIONS_PER_S:
+            met = (
+                decide["p99_ms"] <= TARGET_P99_MS
+                and ratio <= TARGET_RATIO
+                and all(
+                    status == "200" or count == 0 for status, count in decide["statuses"].items()
+                )
+            )
+            line += (
+                f"; target (p99 <= {TARGET_P99_MS:g} ms and <= {TARGET_RATIO:g} x /health at "
+                f"{TARGET_DECISIONS_PER_S:,.0f} decisions/s): {'met' if met else 'NOT met'}"
+            )
+        lines.append(line)
+    return lines
 
 
 def split_costs(alone: dict[str, Any], result: dict[str, Any]) -> dict[str, float]:
@@ -408,8 +449,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--rates",
         type=lambda v: [float(r) for r in v.split(",")],
-        default=[1000.0],
-        help="paced requests per second, comma-separated (each rate is one run)",
+        default=[333.0, 1000.0],
+        help="paced calls per second, comma-separated (each rate is one run); 333 calls/s "
+        "are the target's 1,000 decisions/s",
     )
     p.add_argument("--seconds", type=float, default=20.0, help="measured seconds per run")
     p.add_argument("--connections", type=int, default=32)
