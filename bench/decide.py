@@ -48,6 +48,8 @@ from harness import (
     fresh_database,
     per_process_mib,
     percentile,
+    postgres_database,
+    process_cpu,
     pss_mib,
     rss_mib,
 )
@@ -272,13 +274,24 @@ def _workspace_file(db: Path) -> Path:
 @contextmanager
 def _database(args: argparse.Namespace) -> Iterator[tuple[str, Workspace, bool]]:
     """The database URL, its workspace, and whether it is already seeded: a fresh one, or
-    with ``--keep FILE`` a SQLite file seeded by an earlier run (seeding takes minutes)."""
+    with ``--keep FILE`` one seeded by an earlier run (seeding takes minutes). On SQLite
+    FILE is the database; on PostgreSQL the seeded database is ``unico_keep_<FILE's name>``
+    and each run gets a copy of it, as a SQLite run gets a copied file."""
     if args.keep is None:
         with fresh_database(args.database) as url:
             yield url, create_workspace(url), False
         return
-    url = f"sqlite:///{args.keep.resolve()}"
     meta = _workspace_file(args.keep)
+    if args.database == "postgres":
+        kept = "unico_keep_" + "".join(c if c.isalnum() else "_" for c in args.keep.name)
+        if meta.exists():
+            with fresh_database("postgres", template=kept) as url:
+                yield url, Workspace(**json.loads(meta.read_text())), True
+            return
+        with postgres_database(kept) as url:
+            yield url, create_workspace(url), False
+        return
+    url = f"sqlite:///{args.keep.resolve()}"
     if args.keep.exists() and meta.exists():
         yield url, Workspace(**json.loads(meta.read_text())), True
         return
@@ -321,11 +334,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             def measured(raw: list[bytes], rate: float) -> dict[str, Any]:
                 # The server's CPU over the run: per request, and each process's share.
                 before = {pid: cpu_seconds([pid]) for pid in pids}
+                table = process_cpu()
                 out = measure(server.base_url, raw, rate, args.seconds, args.connections)
                 spent = {pid: cpu_seconds([pid]) - before[pid] for pid in pids}
                 out["server_cpu_ms_per_request"] = (
                     1000 * sum(spent.values()) / max(1, out["requests"])
                 )
+                # PostgreSQL's processes share the two cores too (backends that ended
+                # during the run are not counted).
+                database = sum(
+                    cpu - table.get(pid, (name, 0.0))[1]
+                    for pid, (name, cpu) in process_cpu().items()
+                    if name.split(" ", 1)[0].rsplit("/", 1)[-1].rstrip(":") == "postgres"
+                )
+                out["database_cpu_ms_per_request"] = 1000 * database / max(1, out["requests"])
                 out["process_cpu_percent"] = sorted(
                     (round(100 * s / args.seconds) for s in spent.values()), reverse=True
                 )
@@ -391,10 +413,13 @@ def report(result: dict[str, Any]) -> None:
 
 def _print_run(label: str, r: dict[str, Any], placements: int) -> None:
     each = f" ({placements * r['per_s']:,.0f} decisions/s)" if placements else ""
+    database = r.get("database_cpu_ms_per_request", 0.0)
     print(
         f"{label:<18} {r['per_s']:>8.0f}/s{each}  p50 {r['p50_ms'] or 0:>6.2f} ms  p99 "
         f"{r['p99_ms'] or 0:>6.2f} ms  server CPU {r['server_cpu_ms_per_request']:.2f} ms/req "
-        f"{r['process_cpu_percent']}%  statuses {r['statuses']}"
+        f"{r['process_cpu_percent']}%"
+        + (f"  PostgreSQL CPU {database:.2f} ms/req" if database >= 0.005 else "")
+        + f"  statuses {r['statuses']}"
     )
 
 
@@ -462,7 +487,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--keep",
         type=Path,
-        help="SQLite file to seed once and reuse in later runs (same --profiles and --items)",
+        help="seed once and reuse in later runs (same --profiles and --items): on SQLite this "
+        "file; on PostgreSQL the database unico_keep_<its name>, copied for each run (the "
+        "file then holds only the workspace's keys, in FILE.workspace.json)",
     )
     p.add_argument(
         "--split",
@@ -472,8 +499,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--json", type=Path, help="also write the result here")
     args = p.parse_args(argv)
-    if args.keep is not None and args.database != "sqlite":
-        p.error("--keep is for SQLite")
     result = run(args)
     report(result)
     if args.json:

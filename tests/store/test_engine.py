@@ -1,13 +1,17 @@
-"""Connection settings the SQLite store relies on."""
+"""Connection settings the stores rely on, and the serving thread's raw reads."""
 
 from __future__ import annotations
 
 import gc
+import secrets
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.pq import TransactionStatus
 
 from unico.store.engine import DbapiSource, RawRead, Store
 
@@ -139,3 +143,104 @@ def test_raw_reads_on_an_in_memory_database_use_the_pool() -> None:
             assert _count(source) == 1
     finally:
         store.dispose()
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_store(postgres_url: str) -> Iterator[tuple[Store, str]]:
+    """A store on the session's PostgreSQL database, and a table of its own there."""
+    store = Store(postgres_url)
+    table = f"t_{secrets.token_hex(4)}"
+    with store.write() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {table} (x INTEGER)")
+    try:
+        yield store, table
+    finally:
+        with store.write() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        store.dispose()
+
+
+def _pg_count(source: DbapiSource, table: str) -> int:
+    with source.connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table}")
+        return int(cursor.fetchone()[0])
+
+
+def _backend_pid(source: DbapiSource) -> int:
+    with source.connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return int(cursor.fetchone()[0])
+
+
+def test_raw_reads_on_postgres_keep_one_connection_per_thread(
+    pg_store: tuple[Store, str],
+) -> None:
+    store, table = pg_store
+    with store.write() as conn:
+        conn.exec_driver_sql(f"INSERT INTO {table} VALUES (1)")
+    with store.raw_read() as first:
+        assert isinstance(first, RawRead)
+        assert _pg_count(first, table) == 1
+        # READ COMMITTED: each statement its own snapshot, so no transaction is opened
+        assert first.connection.info.transaction_status == TransactionStatus.IDLE
+    with store.write() as conn:
+        conn.exec_driver_sql(f"INSERT INTO {table} VALUES (2)")
+    with store.raw_read() as again:
+        assert again.connection is first.connection
+        assert _pg_count(again, table) == 2
+    seen: list[object] = []
+
+    def other_thread() -> None:
+        with store.raw_read() as theirs:
+            seen.append(theirs.connection)
+
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert seen[0] is not first.connection
+    assert store.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    store.dispose()
+    assert first.connection.closed
+
+
+def _terminate(store: Store, pid: int) -> None:
+    """As a server restart or an idle timeout would: the backend says so and goes."""
+    with store.write() as conn:
+        assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid}, 5000)").scalar_one()
+
+
+def test_a_raw_read_after_the_server_closed_the_connection_opens_another(
+    pg_store: tuple[Store, str],
+) -> None:
+    store, table = pg_store
+    with store.raw_read() as first:
+        pid = _backend_pid(first)
+    _terminate(store, pid)
+    with store.raw_read() as source:  # no error: the closed connection is noticed first
+        assert _backend_pid(source) != pid
+        assert _pg_count(source, table) == 0
+    assert first.connection.closed
+    with store.raw_read() as again:  # and a live one is kept
+        assert again.connection is source.connection
+
+
+def test_a_failed_raw_read_on_postgres_keeps_a_usable_connection(
+    pg_store: tuple[Store, str],
+) -> None:
+    store, table = pg_store
+    with pytest.raises(psycopg.errors.UndefinedTable), store.raw_read() as failed:
+        _pg_count(failed, "nowhere")
+    with store.raw_read() as source:
+        assert source.connection is failed.connection
+        assert _pg_count(source, table) == 0
+    # The server gone in the middle of a read: that read fails, the next has a new one.
+    with pytest.raises(psycopg.OperationalError), store.raw_read() as cut:
+        _terminate(store, _backend_pid(cut))
+        _pg_count(cut, table)
+    assert cut.connection.closed
+    with store.raw_read() as source:
+        assert source.connection is not cut.connection
+        assert _pg_count(source, table) == 0

@@ -1,6 +1,6 @@
 """Who is asking: the person behind a decide request, their consent and recent history,
-read in one transaction with two indexed queries (identity joined with profile, then the
-person's latest interactions)."""
+read with two indexed queries (identity joined with profile, then the person's latest
+interactions) on the serving thread's own connection (`Store.raw_read`)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class People:
         ]
         if not keys:
             return Person(None, False, "no userId or anonymousId: default experience")
-        # One read transaction: who (identity, merges, consent) and what they did recently.
+        # One read: who (identity, merges, consent) and what they did recently.
         with self.store.raw_read() as conn:
             found = self.profiles.consent_of(conn, workspace_id, keys)
             if found is None:
