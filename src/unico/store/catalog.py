@@ -76,6 +76,11 @@ _RECENT = (
     " ORDER BY at DESC, id DESC LIMIT ?"
 )
 
+_SINCE = (
+    "SELECT id, profile_id, item_id, weight, at FROM interaction WHERE workspace_id = ?"
+    " AND id > ? ORDER BY id LIMIT ?"
+)
+
 
 class SqlCatalogStore:
     """Items, the per-workspace catalog version and interactions in SQL tables."""
@@ -224,14 +229,12 @@ class SqlCatalogStore:
     def since(
         self, conn: Connection, workspace_id: str, after_id: int, limit: int
     ) -> list[TailRow]:
-        c = interaction.c
-        query = (
-            select(c.id, c.profile_id, c.item_id, c.weight, c.at)
-            .where(c.workspace_id == workspace_id, c.id > after_id)
-            .order_by(c.id)
-            .limit(limit)
-        )
-        return [(r.id, r.profile_id, r.item_id, r.weight, r.at) for r in conn.execute(query)]
+        # Every serving process's model tail reads this several times a second; on
+        # PostgreSQL it reads the last few thousand rows again each time (see
+        # `InteractionStore.since`), where SQLAlchemy's rows were 8% of a serving process's
+        # samples under load. Through the DBAPI it is several times cheaper.
+        rows = self.bulk.query(conn, _SINCE, [workspace_id, after_id, limit])
+        return [(int(r[0]), r[1], r[2], float(r[3]), int(r[4])) for r in rows]
 
     def totals(
         self,
