@@ -43,7 +43,6 @@ import orjson
 from harness import (
     Server,
     Workspace,
-    cpu_seconds,
     create_workspace,
     fresh_database,
     per_process_mib,
@@ -332,24 +331,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             pids = server.pids()
 
             def measured(raw: list[bytes], rate: float) -> dict[str, Any]:
-                # The server's CPU over the run: per request, and each process's share.
-                before = {pid: cpu_seconds([pid]) for pid in pids}
-                table = process_cpu()
+                # Every process's CPU over the run, from one reading of /proc on each side:
+                # the server's per request and each of its processes' share, and
+                # PostgreSQL's, which shares the two cores too (backends that ended during
+                # the run are not counted).
+                before = process_cpu()
                 out = measure(server.base_url, raw, rate, args.seconds, args.connections)
-                spent = {pid: cpu_seconds([pid]) - before[pid] for pid in pids}
-                out["server_cpu_ms_per_request"] = (
-                    1000 * sum(spent.values()) / max(1, out["requests"])
-                )
-                # PostgreSQL's processes share the two cores too (backends that ended
-                # during the run are not counted).
-                database = sum(
-                    cpu - table.get(pid, (name, 0.0))[1]
-                    for pid, (name, cpu) in process_cpu().items()
-                    if name.split(" ", 1)[0].rsplit("/", 1)[-1].rstrip(":") == "postgres"
-                )
-                out["database_cpu_ms_per_request"] = 1000 * database / max(1, out["requests"])
+                after = process_cpu()
+
+                def used(pid: int) -> float:
+                    return after.get(pid, ("", 0.0))[1] - before.get(pid, ("", 0.0))[1]
+
+                spent = [used(pid) for pid in pids]
+                database = sum(used(pid) for pid, (name, _) in after.items() if _postgres(name))
+                per = 1000 / max(1, out["requests"])
+                out["server_cpu_ms_per_request"] = per * sum(spent)
+                out["database_cpu_ms_per_request"] = per * database
                 out["process_cpu_percent"] = sorted(
-                    (round(100 * s / args.seconds) for s in spent.values()), reverse=True
+                    (round(100 * s / args.seconds) for s in spent), reverse=True
                 )
                 return out
 
@@ -379,6 +378,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             server.stop()
     return result
+
+
+def _postgres(command: str) -> bool:
+    """Whether a command line is PostgreSQL's server or one of its processes."""
+    return command.split(" ", 1)[0].rsplit("/", 1)[-1].rstrip(":") == "postgres"
 
 
 def report(result: dict[str, Any]) -> None:
