@@ -9,7 +9,7 @@ UNICO_PORT ?= 8000
 UNICO_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export UNICO_TEST_POSTGRES_URL
 
-.PHONY: install run test lint format typecheck bench clean movielens
+.PHONY: install run test lint format typecheck bench clean movielens browser-libs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,14 +44,23 @@ $(MOVIELENS): | $(BIN)/python
 
 movielens: $(MOVIELENS)
 
-test: lint /usr/bin/chromium $(MOVIELENS) gbstats-check
+# Third-party browser libraries the end-to-end tests load into Chromium (analytics.js 2.0,
+# RudderStack's JavaScript SDK, axe-core), at the versions pinned in the lock file.
+BROWSER_LIBS := tests/e2e/js/node_modules/.installed
+$(BROWSER_LIBS): tests/e2e/js/package.json tests/e2e/js/package-lock.json
+	npm ci --prefix tests/e2e/js --no-audit --no-fund --silent
+	touch $(BROWSER_LIBS)
+
+browser-libs: $(BROWSER_LIBS)
+
+test: lint /usr/bin/chromium $(MOVIELENS) $(BROWSER_LIBS) gbstats-check
 	$(BIN)/pytest
 
 bench: install
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .unico .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .unico .pytest_cache .mypy_cache .ruff_cache tests/e2e/js/node_modules
 
 # The experiments statistics engine against GrowthBook's own engine, in a venv of its own.
 include tests/experiments/gbstats.mk
