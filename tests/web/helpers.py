@@ -47,3 +47,19 @@ def dead_letters(ws: Workspace) -> list[dict[str, Any]]:
         ws.client.get("/v1/dead-letters", params={"limit": 500}, headers=ws.admin)
     )["dead_letters"]
     return list(reversed(letters))
+
+
+def retried_by_trackers(response: AnyResponse) -> bool:
+    """Whether analytics.js 2.0 and RudderStack's JavaScript SDK both send this again later
+    (True), or both drop the events for good (False); an answer they disagree on fails.
+
+    analytics.js retries a 429 (after its Retry-After) and a 5xx but 501, 505 and 511, and
+    also 408, 410 and 460; RudderStack retries a 429 and everything but a 4xx.
+    """
+    status = response.status_code
+    assert 400 <= status < 600, status
+    if status == 429:
+        assert response.headers.get("retry-after", "").isdigit(), response.headers
+        return True
+    assert status not in (408, 410, 460, 501, 505, 511), f"the libraries disagree on {status}"
+    return status >= 500

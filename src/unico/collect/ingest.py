@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from unico.collect.pipeline import IngestPipeline, Receipt, Submission
 from unico.collect.store import DeadLetter
 from unico.core.clock import Clock
-from unico.core.errors import Overloaded
+from unico.core.errors import Overloaded, QueueFull
 from unico.core.event import Event
 from unico.store.engine import Store
 
@@ -137,7 +137,7 @@ class Ingestor:
             if self._stopping or self._thread is None:
                 raise Overloaded("the server is shutting down; retry shortly")
             if self._queued_events + size > self.queue_events:
-                raise Overloaded("the ingest queue is full; retry shortly")
+                raise QueueFull("the ingest queue is full; retry shortly")
             self._queue.append((submission, future))
             self._queued_events += size
             self._cond.notify()

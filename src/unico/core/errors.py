@@ -93,5 +93,14 @@ class Overloaded(UnicoError):
     code = "overloaded"
 
 
+class QueueFull(Overloaded):
+    """More work is waiting than the server holds: the caller should slow down. A 429 with
+    ``Retry-After``, which analytics.js honours (it reads ``Retry-After`` only on a 429) and
+    RudderStack's SDKs retry as well."""
+
+    status = 429
+    code = "queue_full"
+
+
 class ConfigurationError(Exception):
     """Invalid settings: start-up stops with this message."""

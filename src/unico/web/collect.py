@@ -4,6 +4,11 @@ Handlers are ``async`` and take the raw request: the body is read within its siz
 limit, parsed once with orjson, validated by hand (so one bad event in a batch is
 dead-lettered rather than failing the batch) and handed to the ingest writer. The
 answer comes after the commit.
+
+The browser libraries post to other paths for the same messages: analytics.js 2.0 to
+one letter per type (``/v1/t``, ``/v1/b`` for a batch), RudderStack's JavaScript SDK
+to ``/beacon/v1/batch`` when it sends with ``navigator.sendBeacon``. Each is the same
+handler as its long path, left out of the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -49,7 +54,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (403, "A secret key was sent"),
         (413, "Body or event over the limit"),
         (415, "Unsupported Content-Encoding (use gzip or none)"),
-        (503, "Overloaded; retry"),
+        (429, "Ingest queue full; retry after Retry-After"),
+        (503, "Store busy or unavailable; retry"),
     )
 }
 
@@ -144,6 +150,8 @@ def _single_route(kind: str) -> None:
         responses=_ERRORS,
         openapi_extra=_body_schema(TYPE_MODELS[kind]),
     )
+    # analytics.js 2.0's path: the type's first letter.
+    router.add_api_route(f"/v1/{kind[0]}", endpoint, methods=["POST"], include_in_schema=False)
 
 
 for _kind in TYPE_MODELS:
@@ -160,12 +168,26 @@ for _kind in TYPE_MODELS:
 async def batch(request: Request) -> Response:
     """Each valid message is stored; each invalid one is dead-lettered with its reason.
     A 200 means every accepted message is committed."""
+    return await _batch(request)
+
+
+router.add_api_route("/v1/b", batch, methods=["POST"], include_in_schema=False)
+
+
+@router.post("/beacon/v1/batch", include_in_schema=False)
+async def beacon_batch(request: Request) -> Response:
+    """RudderStack's ``navigator.sendBeacon`` path: a beacon carries no headers of its
+    own, so the write key comes in the query string (``?writeKey=``)."""
+    return await _batch(request, request.query_params.get("writeKey"))
+
+
+async def _batch(request: Request, query_key: str | None = None) -> Response:
     container = _container(request)
     principal = header_write_principal(request, container.workspaces)
     raw = await read_json(request, container.settings.max_batch_bytes)
     if not isinstance(raw, dict):
         raise InvalidInput("the body must be an object with a batch list", field="body")
-    body_key = _body_key(raw)
+    body_key = _body_key(raw) or query_key
     principal = principal or write_principal(request, container.workspaces, body_key)
     items = raw.get("batch")
     if not isinstance(items, list):

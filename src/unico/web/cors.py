@@ -4,6 +4,12 @@ Write-key endpoints answer preflights and carry ``Access-Control-Allow-Origin: *
 key is public and these requests never use cookies, so any origin may send them. Admin
 endpoints get no CORS headers at all, so a browser on another origin cannot read them even
 with a stolen secret key.
+
+A preflight may ask for any request header. Tracking libraries add their own (RudderStack's
+``AnonymousId`` and ``SentAt``, its ``Rsa-Retry-*`` on retries, analytics.js's
+``X-Retry-Count``) and each release may add more; a header the answer leaves out makes the
+browser drop the request, and with it every later event. ``Retry-After`` is exposed, since
+a browser hides it from a page on another origin otherwise and libraries wait as it says.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ PUBLIC_PATHS = frozenset(
                 "consent",
             )
         ),
+        # analytics.js 2.0's one-letter aliases and RudderStack's beacon path (web/collect.py).
+        *(f"/v1/{letter}" for letter in "tipsgab"),
+        "/beacon/v1/batch",
     }
 )
 #: How long a browser may cache a preflight answer (seconds).
@@ -44,8 +53,9 @@ class WriteKeyCors:
             app,
             allow_origins=["*"],
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "Content-Encoding"],
+            allow_headers=["*"],
             allow_credentials=False,
+            expose_headers=["Retry-After"],
             max_age=PREFLIGHT_MAX_AGE,
         )
 

@@ -35,7 +35,7 @@ def error_response(
 
 
 def unico_error(exc: UnicoError) -> Response:
-    headers = {"Retry-After": "1"} if exc.status == 503 else None
+    headers = {"Retry-After": "1"} if exc.status in (429, 503) else None
     if exc.status == 401:
         headers = {"WWW-Authenticate": 'Basic realm="unico"'}
     body = orjson.dumps(exc.to_dict())
