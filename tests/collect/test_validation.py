@@ -143,6 +143,7 @@ def test_track_fields_of_the_wrong_shape_are_named(raw: dict[str, Any], field: s
         ({"type": "alias", "anonymousId": "a", "previousId": "p"}, "userId"),
         ({"type": "page", "userId": "u", "name": ["Home"]}, "name"),
         ({"type": "identify", "userId": "u", "traits": "vip"}, "traits"),
+        ({"type": "identify", "userId": "u", "context": {"traits": "vip"}}, "context.traits"),
         ({"type": "login", "userId": "u"}, "type"),
         ({"userId": "u"}, "type"),
     ],

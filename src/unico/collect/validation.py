@@ -212,6 +212,10 @@ def validate_event(
             "timestamp is not believable (before 1990 or in the future)", prefix + "timestamp"
         )
 
+    context = _object(raw, "context", prefix)
+    # RudderStack's libraries send an identify's traits here: read like top-level traits.
+    if context.get("traits") is not None and not isinstance(context["traits"], dict):
+        raise _fail("context.traits must be an object", prefix + "context.traits")
     event = Event(
         type=kind,
         message_id=mid,
@@ -221,7 +225,7 @@ def validate_event(
         user_id=user_id,
         properties=_object(raw, "properties", prefix),
         traits=_object(raw, "traits", prefix),
-        context=_object(raw, "context", prefix),
+        context=context,
         integrations=_object(raw, "integrations", prefix),
         gpc=gpc,
     )

@@ -35,5 +35,5 @@ class Event:
 
 
 #: The parts of ``context`` that profile building reads; the rest is only stored.
-PROFILE_CONTEXT_KEYS = ("consent", "sessionId", "externalIds")
+PROFILE_CONTEXT_KEYS = ("consent", "sessionId", "externalIds", "traits")
 STORED_COLUMNS = ("properties", "traits", "context", "integrations")

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from unico.core.event import Event
+from unico.core.types import JSONObject
 
 IdentityKey = tuple[str, str]
 
@@ -81,6 +82,27 @@ def _trait(traits: dict[str, Any], *names: str) -> str | None:
     return None
 
 
+def person_traits(event: Event) -> JSONObject:
+    """The traits an event states about its person: top-level ``traits`` over
+    ``context.traits``, key by key.
+
+    Segment's libraries send an identify's traits at the top level; RudderStack's
+    (rudder-sdk-python, the JavaScript SDK) send them in ``context.traits``, where Segment's
+    spec also lets any other event name its user's traits.
+
+    >>> e = Event("identify", "m", 0, 0, traits={"plan": "pro"},
+    ...           context={"traits": {"plan": "free", "email": "a@b.it"}})
+    >>> person_traits(e)
+    {'plan': 'pro', 'email': 'a@b.it'}
+    """
+    nested = event.context.get("traits")
+    if not isinstance(nested, dict) or not nested:
+        return event.traits
+    if not event.traits:
+        return nested
+    return {**nested, **event.traits}
+
+
 def event_keys(event: Event) -> list[IdentityKey]:
     """Every identity key the event carries, in a stable order, without duplicates."""
     keys: list[IdentityKey] = []
@@ -88,7 +110,7 @@ def event_keys(event: Event) -> list[IdentityKey]:
         keys.append(("user_id", event.user_id))
     if event.anonymous_id:
         keys.append(("anonymous_id", event.anonymous_id))
-    traits = event.traits
+    traits = person_traits(event)
     if traits:
         email = _trait(traits, "email")
         email = normalize_email(email) if email else None

@@ -12,7 +12,9 @@ once. Rules:
   from an older user id is an explicit statement that two ids are one person and
   merges regardless; an alias from an anonymous id follows the identify rule.
 * The survivor of a merge is the profile with the event's user id, else the oldest.
-* Traits are last-write-wins by event time, per trait.
+* Traits are last-write-wins by event time, per trait. An identify's traits are its
+  top-level ``traits`` over ``context.traits`` (`person_traits`); only an identify sets
+  them, while on any event they identify the person (`event_keys`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from unico.core.types import EpochMs
 from unico.profiles import consent as consent_rules
 from unico.profiles import features
 from unico.profiles.cache import ProfileCache
-from unico.profiles.identity import IdentityKey, event_keys, suppression_hash
+from unico.profiles.identity import IdentityKey, event_keys, person_traits, suppression_hash
 from unico.profiles.store import (
     JSON_COLUMNS,
     ConsentChange,
@@ -356,7 +358,7 @@ class ProfileUpdater:
 
     def _update(self, state: ProfileState, event: Event, now: EpochMs) -> None:
         if event.type == "identify":
-            for key, value in event.traits.items():
+            for key, value in person_traits(event).items():
                 if event.timestamp >= state.trait_times.get(key, 0):
                     state.traits[key] = value
                     state.trait_times[key] = event.timestamp
