@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Workspace
-from tests.decide.helpers import ask, manual, stock
+from tests.decide.helpers import decide, ids, logged, manual, stock
 from tests.web.helpers import error_of
 from unico.container import Container
 
@@ -44,7 +44,17 @@ def shop(container: Container, ws: Workspace) -> Workspace:
         ({"placements": ["home"], "context": {"channel": 3}}, 400, "context.channel"),
         ({"placements": ["home"], "context": {"location": 3}}, 400, "context.location"),
         ({"placements": ["home"], "context": {"local_time": "soon"}}, 400, "context.local_time"),
-        ({"placements": ["home"], "context": {"weather": "rain"}}, 400, "context.weather"),
+        (
+            {"placements": ["home"], "context": {"page": {"type": ["pdp"]}}},
+            400,
+            "context.page.type",
+        ),
+        ({"placements": ["home"], "context": {"channel": "w\x00b"}}, 400, "context.channel"),
+        (
+            {"placements": ["home"], "context": {"location": {"city": ["M\x00"]}}},
+            400,
+            "context.location.city[0]",
+        ),
     ],
 )
 def test_bad_bodies(shop: Workspace, body: dict[str, Any], status: int, field: str) -> None:
@@ -52,7 +62,7 @@ def test_bad_bodies(shop: Workspace, body: dict[str, Any], status: int, field: s
     assert error_of(r, status)["field"] == field
 
 
-def test_a_good_context_is_accepted(shop: Workspace) -> None:
+def test_a_good_context_is_accepted(container: Container, shop: Workspace) -> None:
     context = {
         "channel": "web",
         "device": "mobile",
@@ -63,7 +73,19 @@ def test_a_good_context_is_accepted(shop: Workspace) -> None:
         "location": {"city": "Milano"},
         "local_time": "2026-01-15T11:00:00+01:00",
     }
-    assert ask(shop, "home", context=context).status_code == 200
+    one = decide(shop, "home", anonymousId="a1", context=context)["home"]
+    assert one["decision_id"].startswith("d_")
+    assert one["is_default"] is False
+    assert ids(one) == ["s1", "s2"]
+    assert [i["title"] for i in one["items"]] == ["Road shoe", "Trail shoe"]
+    explanation = one["explanation"]
+    assert (explanation["strategy"], explanation["reason"]) == ("manual", "manual")
+    assert explanation["personalized"] is False  # nobody known by that anonymous id
+    assert "ignored_context" not in explanation  # every field is one Unico reads
+    (row,) = logged(container, shop)
+    assert row["decision_id"] == one["decision_id"]
+    assert row["context"] == context
+    assert row["explanation"] == explanation
 
 
 def test_bodies_over_the_limit_get_413(shop: Workspace) -> None:

@@ -61,7 +61,8 @@ def _json(data: Any, status: int = 200) -> Response:
 async def decide(request: Request) -> Response:
     """Body: ``{"anonymousId"?, "userId"?, "context"?: {"channel", "device", "language",
     "page": {"url", "type"}, "item", "cart", "location", "local_time"}, "placements": [...]}``.
-    Write key as Basic user (or ``writeKey``), exactly as ``/v1/track``."""
+    Other context fields (a Segment context's) are ignored and listed in each explanation's
+    ``ignored_context``. Write key as Basic user (or ``writeKey``), exactly as ``/v1/track``."""
     container: Container = request.app.state.container
     principal = header_write_principal(request, container.workspaces)
     raw = await read_json(request, container.settings.decide_max_body_bytes)
