@@ -103,7 +103,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return load_settings(database_url=database_url, auto_migrate=False, key_cache_seconds=0)
+    # No model tail: tests share one database per session, and a container's tail watches
+    # (and, once a test moves its clock, trains) every workspace with placements in it.
+    # Tests of real-time models drive the tail themselves (tests/decide).
+    return load_settings(
+        database_url=database_url, auto_migrate=False, key_cache_seconds=0, decide_tail_ms=0
+    )
 
 
 @pytest.fixture

@@ -182,6 +182,14 @@ def test_training_data_sums_weights_per_person_and_item(
     assert list(recent.items) == ["b"] and recent.matrix.sum() == 6.0
     newest = container.interactions.training_data(ws.id, max_rows=1, now_ms=T0)
     assert list(newest.users) == [u2] and newest.matrix.sum() == 5.0
+    # A training run's cut: the newest row id, and the snapshot of the rows up to it.
+    rows = container.interactions.since(ws.id, 0, 100)
+    assert container.interactions.last_id(ws.id) == rows[-1][0] == max(r[0] for r in rows)
+    cut = container.interactions.training_data(ws.id, max_id=rows[2][0], now_ms=T0)
+    assert list(cut.users) == [u1] and cut.matrix.toarray().tolist() == [[4.0, 1.0]]
+    both = container.interactions.training_data(ws.id, max_id=rows[2][0], max_rows=1, now_ms=T0)
+    assert list(both.items) == ["b"] and both.matrix.sum() == 1.0
+    assert container.interactions.last_id("ws_nobody") == 0
 
 
 def test_training_data_orders_ids_as_python_does_whatever_the_database_collation(

@@ -46,6 +46,22 @@ def twin(container: Container) -> Iterator[Container]:
     c.store.dispose()
 
 
+def _waiting_for(lock: Path) -> int:
+    """How many ``flock`` requests wait for ``lock`` now: Linux lists each waiter in
+    /proc/locks behind the holder, marked ``->``."""
+    table = Path("/proc/locks")
+    if not table.exists():
+        pytest.skip("no /proc/locks: which lock requests wait is Linux's to tell")
+    inode = lock.stat().st_ino
+    waiting = 0
+    for line in table.read_text().splitlines():
+        fields = line.split()
+        if "->" in fields and "FLOCK" in fields:
+            device = fields[fields.index("FLOCK") + 4]  # major:minor:inode
+            waiting += int(device.rsplit(":", 1)[1]) == inode
+    return waiting
+
+
 def _shop(container: Container, ws: Workspace) -> None:
     stock(container, ws)
     create_placement(ws, name="for_you", strategy="als", size=3)
@@ -119,8 +135,15 @@ def test_a_process_asking_while_another_trains_takes_its_models(
     assert twin.models.status(ws.id)["training"] is True  # the lock is seen by all
     second = threading.Thread(target=twin.models.train_now, args=(ws.id,))
     second.start()
-    time.sleep(0.3)
-    assert second.is_alive()  # waits for the other fit instead of fitting alongside it
+    # It waits for the other fit instead of fitting alongside it: the kernel lists its
+    # request behind the holder of the workspace's training lock.
+    assert twin.models.shelf is not None
+    lock = twin.models.shelf._path(ws.id, ".lock")
+    deadline = time.monotonic() + 30
+    while _waiting_for(lock) < 1:
+        assert second.is_alive() and time.monotonic() < deadline, "it did not wait"
+        time.sleep(0.01)
+    assert fitted_by_twin == [] and second.is_alive()
     release.set()
     first.join(60)
     second.join(60)

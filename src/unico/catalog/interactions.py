@@ -114,19 +114,28 @@ class InteractionStore:
         with self.store.read() as conn:
             return self.items.since(conn, workspace_id, after_id, limit)
 
+    def last_id(self, workspace_id: str) -> int:
+        """The workspace's newest interaction row id (0: none yet): where a training run cuts."""
+        with self.store.read() as conn:
+            return self.items.last_id(conn, workspace_id)
+
     def training_data(
         self,
         workspace_id: str,
         *,
         since_ms: EpochMs | None = None,
         max_rows: int | None = None,
+        max_id: int | None = None,
         now_ms: EpochMs,
     ) -> TrainingData:
         """Weights summed per (person, item) over interactions at or after ``since_ms``
-        (the newest ``max_rows`` of them), with the latest time of each, and the catalog
-        (every live item, interacted with or not). Users and items are sorted by id."""
+        (the newest ``max_rows`` of them, with an id up to ``max_id``), with the latest time
+        of each, and the catalog (every live item, interacted with or not). Users and items
+        are sorted by id."""
         with self.store.read() as conn:
-            totals = self.items.totals(conn, workspace_id, since_ms=since_ms, max_rows=max_rows)
+            totals = self.items.totals(
+                conn, workspace_id, since_ms=since_ms, max_rows=max_rows, max_id=max_id
+            )
             users, item_ids, matrix, last_seen = _matrices(totals)
         catalog = self.catalog.snapshot(workspace_id).infos()
         return TrainingData(users, item_ids, matrix, last_seen, catalog, now_ms)

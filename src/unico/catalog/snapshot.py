@@ -6,6 +6,8 @@
 ('a',)
 >>> snap.apply([(Item("a", category=()), True)], version=4).items
 mappingproxy({})
+>>> CatalogSnapshot.build([Item("b", updated_at=5), Item("c"), Item("a")], version=1).newest()
+('b', 'a', 'c')
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class CatalogSnapshot:
     _derived: dict[str, Mapping[str, ItemInfo]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    #: `newest`, once made (a list of one, for the same reason).
+    _newest: list[tuple[str, ...]] = field(default_factory=list, repr=False, compare=False)
 
     @classmethod
     def build(cls, items: Iterable[Item], version: int) -> CatalogSnapshot:
@@ -73,3 +77,11 @@ class CatalogSnapshot:
             infos = MappingProxyType({k: v.info() for k, v in self.items.items()})
             self._derived["infos"] = infos
         return infos
+
+    def newest(self) -> tuple[str, ...]:
+        """Every item id, the latest added or changed first, then in id order (what a
+        default experience falls back to when nothing else can fill it), made once."""
+        if not self._newest:
+            items = self.items
+            self._newest.append(tuple(sorted(items, key=lambda i: (-items[i].updated_at, i))))
+        return self._newest[0]

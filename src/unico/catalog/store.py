@@ -75,6 +75,8 @@ class CatalogStore(Protocol):
         self, conn: Connection, workspace_id: str, after_id: int, limit: int
     ) -> list[TailRow]: ...
 
+    def last_id(self, conn: Connection, workspace_id: str) -> int: ...
+
     def totals(
         self,
         conn: Connection,
@@ -82,4 +84,5 @@ class CatalogStore(Protocol):
         *,
         since_ms: EpochMs | None,
         max_rows: int | None,
+        max_id: int | None = None,
     ) -> Iterator[Totals]: ...

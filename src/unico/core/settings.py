@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     max_string_chars: int = Field(8192, ge=64, description="Longest string value in an event.")
     max_key_chars: int = Field(255, ge=16, description="Longest object key in an event.")
     ingest_queue_events: int = Field(
-        200_000, ge=1000, description="Events waiting for the writer before requests get 503."
+        200_000, ge=1000, description="Events waiting for the writer before requests get 429."
     )
     ingest_group_events: int = Field(
         5000, ge=1, description="Most events the writer commits in one transaction."
@@ -87,10 +87,32 @@ class Settings(BaseSettings):
         10.0,
         ge=0,
         description="Retrain a workspace's models this often when it has new "
-        "interactions (0: only on demand).",
+        "interactions (0: no clock; first interactions, bursts and requests still train).",
     )
     decide_tail_ms: int = Field(
-        200, ge=0, description="How often real-time models learn new interactions (0: never)."
+        200,
+        ge=0,
+        description="How often real-time models learn new interactions and early trainings "
+        "are looked for (0: never; then only the clock and on-demand requests train).",
+    )
+    decide_retrain_interactions: int = Field(
+        1000,
+        ge=0,
+        description="New interactions since a workspace's last training that start another "
+        "soon after they stop arriving (0: only the clock). The first training always "
+        "starts soon after the first interactions.",
+    )
+    decide_retrain_items: int = Field(
+        100,
+        ge=0,
+        description="New catalog items since a workspace's last training that start another "
+        "soon after they stop arriving (0: only the clock).",
+    )
+    decide_retrain_debounce_seconds: float = Field(
+        3.0,
+        ge=0,
+        description="How long new interactions and items must pause before an early training "
+        "starts (a burst that never pauses starts one after 20 times this).",
     )
     decide_epsilon: float = Field(
         0.05, ge=0, le=1, description="Default exploration rate of a placement (per slot)."

@@ -15,7 +15,7 @@ the explanation says why. Every decision is logged, with the propensity of each 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from unico.catalog.snapshot import CatalogSnapshot
 from unico.core.clock import Clock
 from unico.core.errors import NotFound
 from unico.core.ids import new_id
+from unico.decide.defaults import Candidates, catalog_reason, default_candidates
 from unico.decide.log import DecisionLog
 from unico.decide.models import MODEL_OF, ModelRegistry
 from unico.decide.people import People, Person
@@ -46,7 +47,6 @@ CONTEXTUAL = frozenset({"also_viewed", "content"})
 CANDIDATES = 50
 #: Candidates asked beyond what slot filling can use, for the rules to remove.
 SLACK = 10
-Candidates = Sequence[tuple[str, float]]
 
 
 @dataclass(slots=True)
@@ -60,6 +60,8 @@ class _Outcome:
     error: str | None = None
     #: The model gave all it was asked for: it may have more.
     truncated: bool = False
+    #: Default candidates taken from the catalog's newest items (nothing else had enough).
+    from_catalog: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -185,11 +187,13 @@ class DecisionService:
         filled = 0
         if len(slots) < placement.size and not outcome.is_default:
             slots, filled = self._fill_from_default(call, placement, slots, exclude)
+        if outcome.from_catalog:
+            outcome.reason = catalog_reason(outcome.reason, outcome.from_catalog, placement, slots)
         call.taken.update(s.item.item_id for s in slots)
         rules = personal_reports + reports + pin_reports
         if passed_over:
             rules.append({"rule": "diversity", "passed_over": passed_over})
-        explanation = {
+        explanation: dict[str, Any] = {
             "strategy": placement.strategy,
             "model": outcome.model,
             "reason": outcome.reason,
@@ -208,6 +212,10 @@ class DecisionService:
             explanation["segment"] = segment
         if tested is not None:
             explanation["experiment"] = tested
+        if call.request.ignored_context:
+            explanation["ignored_context"] = list(call.request.ignored_context)
+            if call.request.ignored_more:
+                explanation["ignored_context_more"] = call.request.ignored_more
         scores = [round(s.score, 6) for s in slots]
         answer = {
             "decision_id": decision_id,
@@ -309,13 +317,16 @@ class DecisionService:
         while True:
             outcome = self._candidates(call, placement, exclude, k)
             if outcome.is_default:
-                outcome.candidates, outcome.truncated = self._default_candidates(
-                    call, placement, exclude, k
+                outcome.candidates, outcome.truncated, outcome.from_catalog = (
+                    self._default_candidates(call, placement, exclude, k, from_catalog=True)
                 )
             ranked, reports = self._filtered(call, placement, outcome.candidates, exclude)
-            if k >= wide or len(ranked) >= need or not outcome.truncated:
+            if len(ranked) >= need or not outcome.truncated:
                 return outcome, ranked, reports
-            k = wide
+            if k >= wide and not outcome.is_default:
+                return outcome, ranked, reports
+            # A default experience looks further down, to the whole catalog if it must.
+            k = wide if k < wide else 4 * k
 
     def _candidates(
         self, call: _Call, placement: Placement, exclude: frozenset[str], k: int
@@ -379,31 +390,25 @@ class DecisionService:
         return _Outcome(scored, reason, False, name, truncated=len(scored) >= k)
 
     def _default_candidates(
-        self, call: _Call, placement: Placement, exclude: frozenset[str], k: int
-    ) -> tuple[Candidates, bool]:
-        """The default experience's candidates, and whether its model may have more."""
-        # Listed items first (scores in (2, 3]), then the fallback's (rescaled into (0, 1]).
-        n = len(placement.default_items)
-        out = [(i, 2.0 + (n - j) / n) for j, i in enumerate(placement.default_items)]
-        if placement.default_strategy == "none":
-            return out, False
-        model = self.models.get(call.workspace_id, placement.default_strategy)
-        if model is None:
-            return out, False
-        query = Query(
-            k=k,
-            exclude=frozenset(call.taken) | exclude | set(placement.default_items),
-            now_ms=call.now,
+        self,
+        call: _Call,
+        placement: Placement,
+        exclude: frozenset[str],
+        k: int,
+        *,
+        from_catalog: bool = False,
+    ) -> tuple[Candidates, bool, frozenset[str]]:
+        """The default experience's candidates (see `unico.decide.defaults`), never the
+        page's own items beyond the listed ones (a product page's "also like" is not it)."""
+        banned = frozenset(call.taken) | exclude | set(call.request.context_items)
+        return default_candidates(
+            self.models,
+            call.workspace_id,
+            placement,
+            call.snapshot,
+            Query(k=k, exclude=banned, now_ms=call.now),
+            from_catalog=from_catalog,
         )
-        try:
-            with self.models.lock(call.workspace_id):
-                scored = model.recommend(query)
-        except Exception:
-            log.exception("fallback model %s failed", placement.default_strategy)
-            return out, False
-        top = max((abs(s.score) for s in scored), default=1.0) or 1.0
-        out += [(s.item_id, s.score / top) for s in scored]
-        return out, len(scored) >= k
 
     def _fill_from_default(
         self, call: _Call, placement: Placement, slots: list[Slot], exclude: frozenset[str]
@@ -411,7 +416,7 @@ class DecisionService:
         """Top a short list up with the default experience's items."""
         shown = {s.item.item_id for s in slots}
         wide = max(CANDIDATES, 5 * placement.size)
-        found, _ = self._default_candidates(call, placement, exclude, wide)
+        found, _, _ = self._default_candidates(call, placement, exclude, wide)
         candidates = [c for c in found if c[0] not in shown]
         ranked, _ = self._filtered(call, placement, candidates, exclude | shown)
         out = list(slots)

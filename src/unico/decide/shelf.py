@@ -45,7 +45,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
-    from unico.decide.models import Fitted
+    from unico.decide.fitted import Fitted
 
 log = logging.getLogger("unico.decide")
 

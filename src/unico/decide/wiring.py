@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 from unico.collect.pipeline import IngestPipeline
 from unico.core.settings import Settings
 from unico.decide.log import DecisionLog
-from unico.decide.models import MODEL_OF, ModelRegistry, default_factories
+from unico.decide.models import ModelRegistry
 from unico.decide.outcomes import DecisionEraser, OutcomeListener
 from unico.decide.people import People
 from unico.decide.placements import PlacementService
+from unico.decide.recommenders import MODEL_OF, default_factories
+from unico.decide.schedule import Triggers
 from unico.decide.service import DecisionService
 from unico.decide.shelf import ModelShelf
 from unico.profiles.store import ProfileStore
@@ -65,8 +67,14 @@ def wire_decisions(
         default_factories(settings.decide_trending_half_life_days),
         needed=needed,
         workspaces=workspaces,
+        catalog=catalog.snapshot,
         train_minutes=settings.decide_train_minutes,
         tail_ms=settings.decide_tail_ms,
+        triggers=Triggers(
+            interactions=settings.decide_retrain_interactions,
+            items=settings.decide_retrain_items,
+            debounce_ms=round(settings.decide_retrain_debounce_seconds * 1000),
+        ),
         lookback=0 if store.is_sqlite else 2000,
         shelf=ModelShelf(settings.models_dir) if settings.models_dir else None,
     )

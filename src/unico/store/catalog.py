@@ -236,6 +236,12 @@ class SqlCatalogStore:
         rows = self.bulk.query(conn, _SINCE, [workspace_id, after_id, limit])
         return [(int(r[0]), r[1], r[2], float(r[3]), int(r[4])) for r in rows]
 
+    def last_id(self, conn: Connection, workspace_id: str) -> int:
+        """The workspace's newest interaction row id (0 when it has none)."""
+        c = interaction.c
+        query = select(func.max(c.id)).where(c.workspace_id == workspace_id)
+        return int(conn.execute(query).scalar() or 0)
+
     def totals(
         self,
         conn: Connection,
@@ -243,12 +249,15 @@ class SqlCatalogStore:
         *,
         since_ms: EpochMs | None,
         max_rows: int | None,
+        max_id: int | None = None,
     ) -> Iterator[Totals]:
         """Summed weight and latest time per (profile, item), over the newest ``max_rows``
-        interactions at or after ``since_ms``, streamed (a million pairs as Python tuples
-        were most of a training run's peak memory)."""
+        interactions at or after ``since_ms`` (with an id up to ``max_id``), streamed (a
+        million pairs as Python tuples were most of a training run's peak memory)."""
         c = interaction.c
         rows = select(c.profile_id, c.item_id, c.weight, c.at).where(c.workspace_id == workspace_id)
+        if max_id is not None:
+            rows = rows.where(c.id <= max_id)
         if since_ms is not None:
             rows = rows.where(c.at >= since_ms)
         if max_rows is not None:
