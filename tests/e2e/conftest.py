@@ -1,7 +1,13 @@
-"""Real server processes: ``unico serve`` on a free port, started and always killed by fixtures."""
+"""Real server processes: ``unico serve`` on a free port, started and always killed by fixtures.
+
+Each server runs in a process group of its own (a new session), so that a test can kill
+all of its processes at once, as a host crash or a container's OOM kill does: the serving
+processes, uvicorn's supervisor and, on SQLite, the writer process.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -48,6 +54,22 @@ def unico(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return result
 
 
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of process group ``pgid``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # it has just exited
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -64,6 +86,8 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     workers: int = 1
+    #: ``UNICO_*`` settings the command line has no option for.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -82,8 +106,9 @@ class Server:
                 [*command, "--database", self.database],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=clean_env(),
+                env={**clean_env(), **self.env},
                 cwd=self.workdir,
+                start_new_session=True,  # a process group of its own: see `kill_group`
             )
         self._wait_until_ready()
         return self
@@ -108,6 +133,21 @@ class Server:
             self.process.send_signal(signal.SIGKILL)
         if self.process is not None:
             self.process.wait(timeout=30)
+
+    def kill_group(self) -> None:
+        """SIGKILL every process of the server at once (serving processes, supervisor, writer)
+        and wait until all are gone, so that none commits anything after this returns."""
+        if self.process is None:
+            return
+        if self.process.poll() is None or group_members(self.process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while left := group_members(self.process.pid):
+            if time.monotonic() > deadline:
+                pytest.fail(f"processes {left} outlived a SIGKILL of their group")
+            time.sleep(0.01)
 
     def stop(self) -> None:
         """A graceful stop (SIGTERM), then SIGKILL if it hangs."""
@@ -135,8 +175,8 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """Start servers on a database; every one is killed at teardown, whatever happened."""
     servers: list[Server] = []
 
-    def start(database: str, workers: int = 1) -> Server:
-        server = Server(database, tmp_path, workers=workers)
+    def start(database: str, workers: int = 1, env: dict[str, str] | None = None) -> Server:
+        server = Server(database, tmp_path, workers=workers, env=env or {})
         servers.append(server)
         return server.start()
 
@@ -145,9 +185,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     finally:
         for server in servers:
             if server.workers > 1:
-                server.stop()  # a killed supervisor would leave its workers running
+                server.stop()  # let a supervisor stop its workers as it should
             else:
                 server.kill()
+            server.kill_group()  # whatever is left of it
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ Frames are a 4-byte big-endian length and an orjson document. Requests:
 ``{"id", "op": "submit", "workspace_id", "defaults", "events", "dead_letters"}`` and
 ``{"op": "invalidate"}``; replies: ``{"id", "receipt"}`` or ``{"id", "error", "message"}``.
 The writer process exits when the API process goes away (its socket closes), after
-committing what it was given; the API process starts a new writer if one dies.
+committing what it was given. If the writer dies, every request waiting for it gets a 503
+``overloaded`` (its events may or may not be committed: the client sends them again with
+the same message ids), and the API process starts a new writer at the next submission.
 
 With ``unico serve --workers N`` on SQLite, the serving processes share one writer: the
 supervising process starts it (`WriterProcess`), restarts it if it dies, and gives its
@@ -32,6 +34,7 @@ import signal
 import struct
 import tempfile
 import threading
+import time
 from dataclasses import asdict, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -41,13 +44,17 @@ import orjson
 
 from unico.collect.pipeline import Receipt, Submission
 from unico.collect.store import DeadLetter
-from unico.core.errors import Overloaded, UnicoError
+from unico.core.errors import Overloaded, QueueFull, UnicoError
 from unico.core.event import PROFILE_CONTEXT_KEYS, STORED_COLUMNS, Event
 
 log = logging.getLogger("unico.writer")
 
 _HEADER = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
+#: Longest wait for a new writer process to listen (it imports and opens the database).
+START_TIMEOUT_S = 60.0
+#: After a writer process failed to start, the next attempt waits this long.
+RESTART_PAUSE_S = 1.0
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> Any:
@@ -208,8 +215,15 @@ class WriterProcess:
             daemon=True,
         )
         process.start()
-        if not ready.wait(timeout=60):
-            process.terminate()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        # Wait until it listens, but not for one that has died (a database it cannot open):
+        # requests waiting for it then get their 503 at once, not after the whole timeout.
+        while not ready.wait(timeout=0.1):
+            if process.is_alive() and time.monotonic() < deadline:
+                continue
+            log.error("the writer process did not start (exit code %s)", process.exitcode)
+            process.kill()
+            process.join(timeout=10)
             raise Overloaded("the writer process did not start; retry shortly")
         self._process = process
 
@@ -269,6 +283,7 @@ class RemoteIngestor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connecting: asyncio.Lock | None = None
         self._read_task: asyncio.Task[None] | None = None
+        self._failed_start = float("-inf")
 
     def start(self) -> None:
         """Start the own writer process (the connection opens with the first submission)."""
@@ -292,13 +307,24 @@ class RemoteIngestor:
                 return self._writer
             self._loop = asyncio.get_running_loop()
             if self._own is not None and not self._own.alive():
-                await asyncio.to_thread(self._own.start)
+                await self._restart(self._own)
             try:
                 self._reader, self._writer = await asyncio.open_unix_connection(self._socket)
             except OSError:  # a shared writer being restarted by its supervisor
                 raise Overloaded("the writer process is restarting; retry shortly") from None
             self._read_task = asyncio.create_task(self._read_replies(self._reader))
             return self._writer
+
+    async def _restart(self, own: WriterProcess) -> None:
+        # Requests queued behind an attempt that failed answer 503 at once: each one trying
+        # again in turn would keep the last waiting for all the attempts before it.
+        if time.monotonic() - self._failed_start < RESTART_PAUSE_S:
+            raise Overloaded("the writer process is not running; retry shortly")
+        try:
+            await asyncio.to_thread(own.start)
+        except Overloaded:
+            self._failed_start = time.monotonic()
+            raise
 
     async def _read_replies(self, reader: asyncio.StreamReader) -> None:
         try:
@@ -309,7 +335,9 @@ class RemoteIngestor:
                     continue
                 if "receipt" in document:
                     future.set_result(Receipt(**document["receipt"]))
-                elif document["error"] == "overloaded":
+                elif document["error"] == QueueFull.code:
+                    future.set_exception(QueueFull(document["message"]))
+                elif document["error"] == Overloaded.code:
                     future.set_exception(Overloaded(document["message"]))
                 else:
                     future.set_exception(RuntimeError(document["message"]))
