@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import typer
 from rich.console import Console
@@ -213,6 +214,15 @@ def serve(
     _serve(settings, host, port, workers, access_log)
 
 
+def demo_address(base: str, write_key: str) -> str:
+    """The demo shop's address with the write key it needs (``/demo?key=wk_...``).
+
+    >>> demo_address("http://127.0.0.1:8000", "wk_abc")
+    'http://127.0.0.1:8000/demo?key=wk_abc'
+    """
+    return f"{base}/demo?{urlencode({'key': write_key})}"
+
+
 @app.command()
 def demo(
     host: Host = "127.0.0.1",
@@ -232,6 +242,7 @@ def demo(
     console.print(f"  workspace:  {keys['workspace_id']}")
     console.print(f"  write key:  {keys['write_key']}")
     console.print(f"  secret key: {keys['secret_key']}")
+    console.print(f"  [bold]Demo shop:[/bold] {demo_address(base, keys['write_key'])}")
     json_header = "-H 'content-type: application/json'"
     console.print(f"  try: curl -u {keys['write_key']}: {base}/v1/track {json_header} \\")
     console.print('         -d \'{"userId": "ada", "event": "Product Viewed"}\'')

@@ -18,7 +18,7 @@ def _demo_events(container: Container) -> list[dict[str, object]]:
             "type": "track",
             "anonymousId": "demo-visitor",
             "event": "Product Viewed",
-            "properties": {"product_id": "sku-1", "category": "Shoes", "price": 89.0},
+            "properties": {"product_id": "run-01", "category": "Running > Shoes", "price": 119.0},
         },
         {
             "type": "identify",
@@ -32,9 +32,11 @@ def _demo_events(container: Container) -> list[dict[str, object]]:
             "event": "Order Completed",
             "properties": {
                 "order_id": "o-1",
-                "revenue": 89.0,
+                "revenue": 119.0,
                 "currency": "EUR",
-                "products": [{"product_id": "sku-1", "category": "Shoes", "price": 89.0}],
+                "products": [
+                    {"product_id": "run-01", "category": "Running > Shoes", "price": 119.0}
+                ],
             },
         },
     ]

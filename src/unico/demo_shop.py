@@ -14,9 +14,12 @@ nothing is fetched from elsewhere.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
+from xml.sax.saxutils import escape
 
 from unico.container import Container
+from unico.core.errors import NotFound
 
 CURRENCY = "EUR"
 IMAGE_PATH = "/demo/img/{id}.svg"
@@ -97,8 +100,18 @@ _RANGE: dict[str, tuple[str, str, list[tuple[str, str, str, float, str, str]]]] 
     ),
 }
 
+#: What each category page says under its title.
+_BLURBS = {
+    "Running": "Road and trail shoes, light apparel and the small things that help on a long run.",
+    "Hiking": "Boots, packs and layers for a day on the trail or a week in the mountains.",
+    "Cycling": "Helmets, kit and accessories for the commute and the weekend ride.",
+    "Yoga": "Mats, props and soft apparel for practice at home or in the studio.",
+    "Swimming": "Goggles, swimwear and training aids for the pool and open water.",
+}
+
 #: What everyone sees when there is nothing to personalize on (or no consent to): one best
-#: seller per category first, then a second round.
+#: seller per category first, then more rounds. Long enough that the placements of one page
+#: (which never repeat an item) all have a full default.
 _BEST_SELLERS = [
     "run-01",
     "hik-05",
@@ -108,7 +121,22 @@ _BEST_SELLERS = [
     "run-02",
     "hik-01",
     "cyc-03",
+    "yog-05",
+    "swi-03",
+    "run-03",
+    "hik-06",
+    "cyc-05",
+    "yog-02",
+    "swi-02",
+    "run-05",
 ]
+#: Trending starts where the home page's recommendations end, so the two differ by default.
+_TRENDING = _BEST_SELLERS[8:] + _BEST_SELLERS[:8]
+#: What goes with anything in a cart by default: small accessories, one sport after another.
+_ADD_ONS = ["run-07", "cyc-06", "yog-03", "swi-06", "hik-07", "run-08", "cyc-07", "yog-04"]
+#: Earlier demo workspaces' sample person viewed "sku-1", which the catalog then learnt as an
+#: item without a title or picture; the shop has no such product.
+_STRAY_ITEMS = ["sku-1"]
 
 
 def catalog_items() -> list[dict[str, Any]]:
@@ -140,13 +168,13 @@ def placement_specs() -> list[dict[str, Any]]:
     """The shop's four placements, as the placements API takes them."""
     return [
         {"name": "home_reco", "strategy": "hybrid", "size": 8, "default_items": _BEST_SELLERS},
-        {"name": "trending", "strategy": "trending", "size": 5, "default_items": _BEST_SELLERS},
+        {"name": "trending", "strategy": "trending", "size": 5, "default_items": _TRENDING},
         {"name": "pdp_also_like", "strategy": "hybrid", "size": 5, "default_items": _BEST_SELLERS},
         {
             "name": "cart_cross_sell",
             "strategy": "also_viewed",
             "size": 4,
-            "default_items": _BEST_SELLERS,
+            "default_items": _ADD_ONS,
         },
     ]
 
@@ -168,9 +196,87 @@ def colour_of(item_id: str) -> str:
     return _RANGE[category_of(item_id)][1]
 
 
+def shade(colour: str, factor: float = 0.75) -> str:
+    """A darker shade of an ``#rrggbb`` colour: at 0.75 every category colour carries white
+    text at 5:1 or more (WCAG AA asks 4.5:1).
+
+    >>> shade("#00a6a6")
+    '#007c7c'
+    """
+    channels = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c * factor):02x}" for c in channels)
+
+
+def categories() -> list[dict[str, str]]:
+    """The top-level categories in shop order: name, the slug of their page, their colour,
+    a darker shade of it that carries white text, and a line about them.
+
+    >>> [(c["name"], c["slug"], c["shade"]) for c in categories()][:2]
+    [('Running', 'running', '#ab4122'), ('Hiking', 'hiking', '#397051')]
+    """
+    return [
+        {
+            "name": name,
+            "slug": name.lower(),
+            "colour": colour,
+            "shade": shade(colour),
+            "blurb": _BLURBS[name],
+        }
+        for name, (_, colour, _) in _RANGE.items()
+    ]
+
+
+#: The colour attribute of an item, as the swatch its picture shows.
+_SWATCHES = {
+    "black": "#22252b",
+    "blue": "#3a86ff",
+    "brown": "#7f5539",
+    "clear": "#e9f5f8",
+    "green": "#52b788",
+    "grey": "#9aa3ad",
+    "natural": "#d8c3a5",
+    "navy": "#1d3557",
+    "orange": "#f77f00",
+    "pink": "#f4a3b4",
+    "purple": "#7b2cbf",
+    "red": "#d62828",
+    "silver": "#c9d1d9",
+    "teal": "#2ec4b6",
+    "white": "#ffffff",
+    "yellow": "#ffd23f",
+}
+
+
+def picture(item: dict[str, Any]) -> str:
+    """An item's picture as SVG: its category's colour, a swatch of its own colour and its
+    brand (the title is the picture's accessible name).
+
+    >>> picture(catalog_items()[0])[:60]
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 240 180'
+    """
+    colour = colour_of(item["id"])
+    swatch = _SWATCHES.get(item["attributes"]["colour"], "#ffffff")
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 240 180" width="240" height="180"'
+        f' role="img"><title>{escape(item["title"])}</title>'
+        '<defs><linearGradient id="g" x2="1" y2="1">'
+        f'<stop offset="0" stop-color="{colour}"/><stop offset="1" stop-color="{shade(colour)}"/>'
+        '</linearGradient></defs><rect width="240" height="180" fill="url(#g)"/>'
+        '<circle cx="210" cy="20" r="74" fill="#fff" opacity=".12"/>'
+        '<circle cx="16" cy="176" r="56" fill="#fff" opacity=".08"/>'
+        f'<circle cx="120" cy="78" r="42" fill="{swatch}" stroke="#fff" stroke-width="5"/>'
+        '<text x="120" y="152" text-anchor="middle" font-family="Arial, sans-serif"'
+        ' font-size="14" font-weight="700" letter-spacing="3" fill="#fff">'
+        f"{escape(item['brand'].upper())}</text></svg>"
+    )
+
+
 def seed_demo_shop(container: Container, workspace_id: str) -> None:
-    """Load the catalogue and create the placements that do not exist yet."""
+    """Load the catalogue, drop stray items and create the placements that do not exist yet."""
     container.catalog.upsert(workspace_id, catalog_items())
+    for item_id in _STRAY_ITEMS:
+        with suppress(NotFound):  # gone already, or never there
+            container.catalog.delete(workspace_id, item_id)
     existing = {p["name"] for p in container.placements.list(workspace_id)}
     for spec in placement_specs():
         if spec["name"] not in existing:

@@ -200,7 +200,7 @@
       const messageId = uuid();
       try {
         const r = await post('/v1/consent', Object.assign({ messageId, purposes: p, context: context() }, ids()));
-        if (RETRY(r.status)) throw new Error('unico: consent ' + r.status);
+        if (RETRY(r.status)) throw r.status; // caught below: queued instead
         return r.ok ? (await r.json()).consent : null;
       } catch (e) {
         // Not recorded yet: the same change goes through the retrying queue, same messageId.
@@ -231,6 +231,10 @@
   };
   const el = (tag, cls, text) => { const e = d.createElement(tag); if (cls) e.className = cls; if (text) e.textContent = text; return e; };
 
+  // The default template's look: a responsive grid of cards. :where() has no specificity,
+  // so any rule of the site's wins; under a CSP without inline styles the tag just goes without.
+  const style = () => d.getElementById('unico-css') || d.head.prepend(Object.assign(el('style', 0,
+    ':where(.unico-items){display:grid;grid-template-columns:repeat(auto-fill,minmax(9em,1fr));gap:1em}:where(.unico-item){display:grid;align-content:start;color:inherit;text-decoration:none}:where(.unico-item img){width:100%;aspect-ratio:1;object-fit:contain}'), { id: 'unico-css' }));
   const defaultItem = (it) => {
     const a = el('a', 'unico-item'), href = safeUrl(it.url), src = it.image && safeUrl(it.image, true);
     if (href) a.href = href;
@@ -280,6 +284,8 @@
     const tpl = box.querySelector('template'), items = dec.items || [];
     const target = box.querySelector('[data-unico-items]') || box;
     const out = el('div', 'unico-items');
+    style();
+    tpl || target === box || target.classList.add('unico-items'); // default items lay out in a grid
     items.forEach((it, i) => {
       const node = tpl ? fromTemplate(tpl, it) : defaultItem(it);
       const roots = node.nodeType === 11 ? [...node.children] : [node];
@@ -310,7 +316,7 @@
     let decisions = {};
     try {
       const r = await post('/v1/decide', Object.assign({ context: ctx, placements: [...new Set(boxes.map((b) => b.getAttribute('data-unico-placement')))] }, ids()));
-      if (!r.ok) throw new Error('unico: decide ' + r.status);
+      if (!r.ok) throw r.status; // caught below
       decisions = (await r.json()).decisions || {};
     } catch (e) {
       boxes.forEach((b) => b.setAttribute('data-unico-error', 'true')); // the page's own content stays
