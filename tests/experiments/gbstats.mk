@@ -13,9 +13,11 @@ $(GBSTATS_PYTHON):
 	$(GBSTATS_PYTHON) -m pip install --quiet --upgrade pip
 
 $(GBSTATS_STAMP): tests/experiments/gbstats.mk | $(GBSTATS_PYTHON)
-	$(GBSTATS_PYTHON) -m pip install --quiet gbstats==0.8.0 'numpy<2' 'pandas<2' scipy
+	$(GBSTATS_PYTHON) -m pip install --quiet gbstats==0.8.0 'numpy<2' 'pandas<2' scipy pytest
 	$(GBSTATS_PYTHON) -m pip install --quiet --no-deps -e .
 	touch $(GBSTATS_STAMP)
 
+# pytest with its own configuration (gbstats.ini), rooted at the repository so that
+# `tests.experiments` imports; the main run ignores tests/experiments/gbstats_*.py.
 gbstats-check: $(GBSTATS_STAMP)
-	$(GBSTATS_PYTHON) tests/experiments/gbstats_agreement.py
+	$(GBSTATS_PYTHON) -m pytest -c tests/experiments/gbstats.ini --rootdir . -q tests/experiments/gbstats_agreement.py

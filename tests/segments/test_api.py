@@ -103,12 +103,19 @@ def test_more_bad_input(ws: Workspace) -> None:
 
 
 def test_keys_are_required(ws: Workspace) -> None:
-    _error(ws.client.get("/v1/segments"), 401)
-    r = ws.client.get("/v1/segments", auth=(ws.created.write_key, ""))
-    assert r.status_code in (401, 403)
+    error = _error(ws.client.get("/v1/segments"), 401)
+    assert (error["code"], error["field"]) == ("unauthorized", "authorization")
+    assert "secret key is required" in error["message"]
+    # A write key is a known key of the wrong kind: forbidden, not unauthenticated.
     body = {"name": "x", "condition": "traits.x exists"}
-    r = ws.client.post("/v1/segments", json=body, auth=(ws.created.write_key, ""))
-    assert r.status_code in (401, 403)
+    for r in (
+        ws.client.get("/v1/segments", auth=(ws.created.write_key, "")),
+        ws.client.post("/v1/segments", json=body, auth=(ws.created.write_key, "")),
+    ):
+        error = _error(r, 403)
+        assert (error["code"], error["field"]) == ("wrong_key_kind", "authorization")
+        assert "write key cannot reach the admin API" in error["message"]
+    assert ws.client.get("/v1/segments", headers=ws.admin).json() == {"segments": []}
 
 
 def test_delete_with_dependents_is_409_unless_forced(ws: Workspace) -> None:

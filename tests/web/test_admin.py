@@ -68,7 +68,11 @@ def test_nul_in_admin_parameters_is_400(ws: Workspace, path: str, field: str) ->
 
 def test_erasing_by_a_ref_with_nul_is_400(ws: Workspace) -> None:
     error = error_of(ws.client.delete("/v1/profiles/user_id:%00", headers=ws.admin), 400)
-    assert error["code"]
+    assert error == {
+        "code": "invalid_input",
+        "message": "parameters cannot contain NUL characters",
+        "field": "ref",
+    }
 
 
 @pytest.mark.parametrize(

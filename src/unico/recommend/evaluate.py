@@ -4,13 +4,17 @@ The protocol of Microsoft Recommenders' MovieLens benchmarks: every rating is an
 implicit positive; each person's ratings are split at random, 75% to training and 25% to
 test (``stratified_split``); each recommender ranks, for each person, the items they did
 not interact with in training, and the top 10 are scored against the test items
-(`unico.recommend.metrics`). The hybrid's weights are tuned on a validation split carved
-out of the training data only: the test set is never looked at before the final score.
+(`unico.recommend.metrics`). The hybrid's weights (and, with `unico.recommend.tuning`,
+the ALS and EASE settings) are tuned on a validation split carved out of the training rows
+only (`validation_split`): the test rows are never looked at before the final score.
 
 >>> users = np.array(["a"] * 4 + ["b"] * 8)
 >>> mask = stratified_split(users, 0.75, seed=1)
 >>> int(mask[:4].sum()), int(mask[4:].sum())
 (3, 6)
+>>> fit = validation_split(users, mask, seed=1)
+>>> int(fit.sum()), bool((fit & ~mask).any())
+(6, False)
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
 from threadpoolctl import threadpool_limits
 
 from unico.recommend.als import ALSRecommender
@@ -87,15 +92,60 @@ def split_data(
     return data, held_out
 
 
-def default_recommenders(seed: int = 0) -> dict[str, Recommender]:
-    """Every recommender with the hyperparameters that do well on MovieLens-100k."""
+def validation_split(users: np.ndarray, train_mask: np.ndarray, seed: int) -> np.ndarray:
+    """The rows to fit on while tuning: 75% of each person's training rows. The other
+    training rows (``train_mask & ~result``) are the validation rows; the test rows
+    (``~train_mask``) are in neither."""
+    rows = np.flatnonzero(train_mask)
+    inner = stratified_split(users[rows], 0.75, seed + 1)
+    fit_mask = np.zeros(len(train_mask), dtype=bool)
+    fit_mask[rows[inner]] = True
+    return fit_mask
+
+
+def tuning_data(
+    ratings: Ratings, train_mask: np.ndarray, seed: int
+) -> tuple[TrainingData, dict[str, set[str]]]:
+    """What tuning fits on, and person -> validation items: both from training rows only."""
+    fit_mask = validation_split(ratings.users, train_mask, seed)
+    fit_part, _ = split_data(ratings.users, ratings.items, ratings.at_ms, fit_mask, ratings.catalog)
+    validation: dict[str, set[str]] = {}
+    for row in np.flatnonzero(train_mask & ~fit_mask):
+        validation.setdefault(str(ratings.users[row]), set()).add(str(ratings.items[row]))
+    return fit_part, validation
+
+
+class ModelSettings(BaseModel):
+    """The ALS and EASE hyperparameters. The defaults are what ``unico eval tune --seed 0``
+    chooses on MovieLens-100k (BENCHMARKS.md); ``unico eval recs --settings`` or ``--tune``
+    replace them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    als_factors: PositiveInt = 200
+    als_regularization: PositiveFloat = 50.0
+    als_alpha: PositiveFloat = 10.0
+    ease_l2: PositiveFloat = 500.0
+
+
+def default_recommenders(
+    seed: int = 0, settings: ModelSettings | None = None
+) -> dict[str, Recommender]:
+    """Every recommender, ALS and EASE with ``settings`` (default: `ModelSettings()`)."""
+    chosen = settings or ModelSettings()
+    als = ALSRecommender(
+        factors=chosen.als_factors,
+        regularization=chosen.als_regularization,
+        alpha=chosen.als_alpha,
+        seed=seed,
+    )
     parts: dict[str, Recommender] = {
         "popular": PopularRecommender(),
         "trending": PopularRecommender(half_life_days=30.0),
         "cooccurrence": ItemToItemRecommender(),
         "content": ContentRecommender(),
-        "als": ALSRecommender(factors=200, regularization=50.0, alpha=10.0, seed=seed),
-        "ease": EASERecommender(l2=500.0),
+        "als": als,
+        "ease": EASERecommender(l2=chosen.ease_l2),
     }
     return parts
 
@@ -123,43 +173,45 @@ def evaluate(
     )
 
 
-def evaluate_all(
-    ratings: Ratings, seed: int = 42, k: int = 10, on_step: Step | None = None
+def evaluate_split(
+    ratings: Ratings,
+    seed: int,
+    k: int = 10,
+    settings: ModelSettings | None = None,
+    on_step: Step | None = None,
 ) -> list[Result]:
-    """Every default recommender and their tuned hybrid on one 75/25 split of ``ratings``."""
+    """Every default recommender and their tuned hybrid on the 75/25 split ``seed`` (which
+    also seeds the models)."""
     step = on_step or (lambda _label: None)
     mask = stratified_split(ratings.users, 0.75, seed)
     train, test = split_data(ratings.users, ratings.items, ratings.at_ms, mask, ratings.catalog)
     results = []
     # Per-query linear algebra is small: BLAS threads only contend (10x slower on 2 cores).
     with threadpool_limits(1, "blas"):
-        for name, model in default_recommenders(seed).items():
+        for name, model in default_recommenders(seed, settings).items():
             step(f"fit and rank: {name}")
             results.append(evaluate(model, train, test, k))
-        step("tune the hybrid on a validation split of the training data")
-        hybrid = tuned_hybrid(ratings, mask, seed, k)
+        step("tune the hybrid on a validation split of the training rows")
+        hybrid = tuned_hybrid(ratings, mask, seed, k, settings)
         step("fit and rank: hybrid")
         results.append(evaluate(hybrid, train, test, k))
     return results
 
 
-def steps_of_evaluate_all() -> int:
-    """How many times `evaluate_all` calls ``on_step`` (for progress bars)."""
+def steps_of_evaluate_split() -> int:
+    """How many times `evaluate_split` calls ``on_step`` (for progress bars)."""
     return len(default_recommenders()) + 2
 
 
-def tuned_hybrid(ratings: Ratings, train_mask: np.ndarray, seed: int, k: int) -> HybridRecommender:
+def tuned_hybrid(
+    ratings: Ratings,
+    train_mask: np.ndarray,
+    seed: int,
+    k: int,
+    settings: ModelSettings | None = None,
+) -> HybridRecommender:
     """A hybrid of the default recommenders, weights tuned on the training rows alone."""
-    rows = np.flatnonzero(train_mask)
-    inner = stratified_split(ratings.users[rows], 0.75, seed + 1)
-    inner_mask = np.zeros(len(train_mask), dtype=bool)
-    inner_mask[rows[inner]] = True
-    fit_part, _ = split_data(
-        ratings.users, ratings.items, ratings.at_ms, inner_mask, ratings.catalog
-    )
-    validation: dict[str, set[str]] = {}
-    for row in rows[~inner]:
-        validation.setdefault(str(ratings.users[row]), set()).add(str(ratings.items[row]))
-    hybrid = HybridRecommender(default_recommenders(seed))
+    fit_part, validation = tuning_data(ratings, train_mask, seed)
+    hybrid = HybridRecommender(default_recommenders(seed, settings))
     hybrid.tune(fit_part, validation, k)
     return hybrid
