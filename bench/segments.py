@@ -47,8 +47,8 @@ from unico.core.clock import ManualClock
 from unico.core.event import Event
 from unico.core.ids import new_id
 from unico.core.settings import load_settings
+from unico.db.schema import event
 from unico.segments.recompute import POSTGRES_WORKERS
-from unico.store.schema import event
 from unico.store.segments import SegmentRow
 
 T0 = 1_768_471_200_000

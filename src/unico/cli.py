@@ -9,12 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from unico.catalog.cli import catalog_app
+from unico.commands.catalog import catalog_app
+from unico.commands.decide import models_app, placements_app
+from unico.commands.experiments import experiments_app
+from unico.commands.opening import open_container
+from unico.commands.segments import segments_app
 from unico.container import Container
 from unico.core.cli_options import (
     AsJson,
     Database,
-    open_container,
     print_json,
     settings_for,
     shown_url,
@@ -22,10 +25,7 @@ from unico.core.cli_options import (
 from unico.core.clock import to_iso
 from unico.core.errors import UnicoError
 from unico.core.settings import Settings
-from unico.decide.cli import models_app, placements_app
-from unico.experiments.cli import experiments_app
 from unico.recommend.cli import eval_app
-from unico.segments.cli import segments_app
 
 app = typer.Typer(help="Unico: real-time, one-to-one personalization.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Workspaces (tenants) and their keys.", no_args_is_help=True)

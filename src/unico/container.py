@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from unico.catalog.interactions import InteractionListener, InteractionStore
+from unico.catalog.persons import InteractionData
 from unico.catalog.service import CatalogService
 from unico.collect.ingest import Ingestor
 from unico.collect.pipeline import IngestPipeline
@@ -13,6 +14,7 @@ from unico.collect.remote import RemoteIngestor
 from unico.collect.validation import Limits
 from unico.core.clock import Clock, SystemClock
 from unico.core.settings import Settings
+from unico.db.engine import Store
 from unico.decide.models import ModelRegistry
 from unico.decide.placements import PlacementService
 from unico.decide.service import DecisionService
@@ -26,7 +28,6 @@ from unico.segments.service import SegmentService
 from unico.segments.sweeper import Sweeper
 from unico.segments.wiring import wire_segments
 from unico.store.catalog import SqlCatalogStore
-from unico.store.engine import Store
 from unico.store.events import SqlEventStore
 from unico.store.profiles import SqlProfileStore
 from unico.workspaces.service import WorkspaceService
@@ -104,6 +105,7 @@ class Container:
             # The API process migrates; the writer must not race it.
             writer_settings = settings.model_copy(update={"auto_migrate": False})
             remote = RemoteIngestor(
+                build_writer,
                 writer_settings.model_dump_json(),
                 timeout=settings.ingest_timeout_seconds,
                 socket=settings.writer_socket,
@@ -144,7 +146,7 @@ class Container:
         container.interactions = InteractionStore(store, catalog_store, container.catalog)
         if pipeline is not None:
             pipeline.listeners.append(InteractionListener(catalog_store, container.catalog))
-        profiles.erasers.append(container.interactions.erase)
+        profiles.persons.register(InteractionData(catalog_store))
         wire_decisions(container, settings, store, profile_store, pipeline)
         # -- segments context wiring --
         wire_segments(container, settings, profile_store, event_store, pipeline, consent_defaults)
@@ -180,3 +182,9 @@ class Container:
         self.segment_sweeper.stop()
         self.ingestor.stop()
         self.store.dispose()
+
+
+def build_writer(settings_json: str) -> Container:
+    """The writer process's own container (collect/remote.py starts its ingestor): handed to
+    `RemoteIngestor` and `WriterProcess` so that collect does not import this root."""
+    return Container.build(Settings.model_validate_json(settings_json))

@@ -10,8 +10,8 @@ from unico.collect.pipeline import Submission
 from unico.collect.store import DeadLetter
 from unico.container import Container
 from unico.core.event import Event
+from unico.db.schema import dead_letter, event
 from unico.profiles.consent import DEFAULT_CONSENT
-from unico.store.schema import dead_letter, event
 
 #: 2026-01-15T10:00:00Z, the tests' clock.
 T0 = 1_768_471_200_000

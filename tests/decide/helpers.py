@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from tests.conftest import T0, Workspace
 from unico.container import Container
-from unico.store.decide_schema import decision
+from unico.db.decide_schema import decision
 
 DAY = 86_400_000
 

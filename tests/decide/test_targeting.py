@@ -103,7 +103,7 @@ def test_targeting_names_only_existing_segments_and_items(
         ({"targets": [{"segment": "nope", "strategy": "popular"}]}, "targets[0].segment"),
         ({"targets": [{"segment": "vip", "items": ["missing"]}]}, "targets[0].items[0]"),
         ({"audience": {"segments": ["vip", "ghosts"]}}, "audience.segments[1]"),
-        ({"targets": [{"segment": "vip"}]}, "targets.0"),
+        ({"targets": [{"segment": "vip"}]}, "targets[0]"),
         ({"audience": {}}, "audience"),
     ]
     for extra, field in cases:

@@ -19,6 +19,7 @@ import pytest
 from tests.e2e.conftest import Server
 from unico.collect.pipeline import Receipt, Submission
 from unico.collect.remote import START_TIMEOUT_S, RemoteIngestor, WriterProcess
+from unico.container import build_writer
 from unico.core.errors import Overloaded
 from unico.core.settings import load_settings
 
@@ -101,7 +102,7 @@ def _unstartable(tmp_path: Path) -> str:
 def test_a_writer_process_that_cannot_start_is_reported_at_once(tmp_path: Path) -> None:
     """`start` raises (its callers answer 503) as soon as the process is gone, not when the
     start timeout runs out."""
-    writer = WriterProcess(_unstartable(tmp_path))
+    writer = WriterProcess(build_writer, _unstartable(tmp_path))
     began = time.monotonic()
     try:
         with pytest.raises(Overloaded):
@@ -118,7 +119,7 @@ def test_requests_queued_behind_a_failed_writer_start_answer_at_once(
     """A serving process whose writer cannot start tries once for the requests waiting
     together, and each of them gets its 503 when that attempt fails, instead of trying in
     turn (the last would wait for every attempt before it)."""
-    remote = RemoteIngestor(_unstartable(tmp_path), timeout=5)
+    remote = RemoteIngestor(build_writer, _unstartable(tmp_path), timeout=5)
 
     async def send() -> list[BaseException | Receipt]:
         empty = Submission("ws", {}, [], [])

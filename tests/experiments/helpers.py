@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.conftest import T0, Workspace
 from tests.decide.helpers import decide, manual, stock
 from unico.container import Container
-from unico.store.experiments_schema import exposure
+from unico.db.experiments_schema import exposure
 
 HERO = ["t1", "t2"]
 

@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from tests.conftest import Workspace
 from tests.experiments.helpers import shop, spec, variant_of
+from unico.commands.experiments import experiments_app
 from unico.container import Container
 from unico.core.settings import Settings
-from unico.experiments.cli import experiments_app
 
 runner = CliRunner()
 

@@ -15,6 +15,7 @@ from tests.experiments.population import HOUR, Events, behave, expose, ranks
 from tests.profiles.helpers import batch, iso
 from unico.container import Container
 from unico.core.clock import ManualClock
+from unico.db.schema import event, profile
 from unico.experiments.stats import (
     Baseline,
     CovariateStats,
@@ -30,7 +31,6 @@ from unico.experiments.stats import (
 from unico.experiments.verdicts import about, interval
 from unico.store.experiments import SqlExperimentStore
 from unico.store.merge_groups import person_groups
-from unico.store.schema import event, profile
 
 METRICS = [
     {"name": "orders", "event": "Order Completed", "window_hours": 2},

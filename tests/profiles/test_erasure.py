@@ -10,7 +10,7 @@ from tests.conftest import Workspace
 from tests.profiles.helpers import count, export, get, identities, list_all, rows, send, status
 from unico.container import Container
 from unico.core.clock import ManualClock
-from unico.store.schema import (
+from unico.db.schema import (
     consent_log,
     dead_letter,
     event,

@@ -24,7 +24,7 @@ from tests.profiles.helpers import (
 )
 from unico.container import Container
 from unico.core.clock import ManualClock
-from unico.store.schema import dead_letter
+from unico.db.schema import dead_letter
 
 ENDPOINTS = [
     ("GET", "/v1/profiles"),

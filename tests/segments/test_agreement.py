@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, insert, select
 
 from tests.segments.conditions import NOW, conditions, events, profiles
+from unico.db.engine import build_engine
+from unico.db.schema import event, profile
 from unico.segments.ast import Condition, EventAggregate, Not
 from unico.segments.evaluate import ProfileContext, aggregate_events, evaluate
 from unico.segments.parser import parse, unparse
 from unico.segments.sql import compile_condition, install_sqlite_functions
-from unico.store.engine import build_engine
-from unico.store.schema import event, profile
 
 DEFAULTS = {"marketing": True, "analytics": True, "sensors": False}
 

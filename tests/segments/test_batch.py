@@ -12,11 +12,11 @@ from tests.conftest import Workspace
 from tests.segments.helpers import create, pid, send, track
 from unico.container import Container
 from unico.core.clock import ManualClock
+from unico.db.schema import profile
 from unico.segments import ast
 from unico.segments.batch import Backfill
 from unico.segments.parser import parse
 from unico.segments.windows import Window, aggregate_key
-from unico.store.schema import profile
 
 VIEWS = 'count(event "Product Viewed" where properties.category == "shoes" within 1d) >= 1'
 SPEND = 'sum(event "Order Completed" of properties.revenue within 7d) > 0'

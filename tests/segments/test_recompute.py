@@ -14,12 +14,12 @@ from typer.testing import CliRunner
 
 from tests.conftest import Workspace
 from tests.segments.helpers import create, member_ids, send, track
+from unico.commands.segments import segments_app
 from unico.container import Container
 from unico.core.clock import ManualClock
 from unico.core.errors import NotFound
-from unico.segments.cli import segments_app
+from unico.db.segments_schema import segment_membership, segment_schedule, segment_window
 from unico.segments.recompute import _STATE, _schedule
-from unico.store.segments_schema import segment_membership, segment_schedule, segment_window
 
 SEGMENTS = {
     "italians": 'traits.country == "IT"',

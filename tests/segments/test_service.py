@@ -19,7 +19,7 @@ from tests.segments.helpers import (
 from unico.container import Container
 from unico.core.clock import ManualClock
 from unico.core.errors import Conflict, NotFound, Unprocessable
-from unico.store.segments_schema import segment_membership, segment_schedule, segment_window
+from unico.db.segments_schema import segment_membership, segment_schedule, segment_window
 
 
 def _people(ws: Workspace) -> dict[str, str]:

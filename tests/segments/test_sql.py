@@ -9,12 +9,12 @@ from sqlalchemy import Engine, false, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tests.segments import test_evaluate as table
+from unico.db.engine import build_engine
+from unico.db.schema import event, profile
 from unico.segments.ast import EventAggregate
 from unico.segments.evaluate import ProfileContext, aggregate_events, truth
 from unico.segments.parser import parse
 from unico.segments.sql import compile_condition, install_sqlite_functions
-from unico.store.engine import build_engine
-from unico.store.schema import event, profile
 
 NOW = table.NOW
 OTHER: dict[str, Any] = {

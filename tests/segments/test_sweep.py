@@ -8,7 +8,7 @@ from tests.conftest import Workspace
 from tests.segments.helpers import DAY, HOUR, create, member_ids, pid, send, track
 from unico.container import Container
 from unico.core.clock import ManualClock
-from unico.store.segments_schema import segment_schedule
+from unico.db.segments_schema import segment_schedule
 
 
 def _schedule(container: Container, ws: Workspace) -> dict[str, int]:

@@ -21,9 +21,9 @@ from unico.container import Container
 from unico.core.clock import ManualClock
 from unico.core.event import Event
 from unico.core.settings import load_settings
+from unico.db.schema import dead_letter, event, identity, profile
 from unico.profiles.consent import DEFAULT_CONSENT
 from unico.profiles.service import ProfileFilter
-from unico.store.schema import dead_letter, event, identity, profile
 
 PEOPLE = 24
 _ids = itertools.count()

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.pq import TransactionStatus
 
-from unico.store.engine import DbapiSource, RawRead, Store
+from unico.db.engine import DbapiSource, RawRead, Store
 
 
 def _pragma(store: Store, name: str) -> int:

@@ -8,7 +8,7 @@ from tests.conftest import T0
 from unico.collect.store import DeadLetter
 from unico.container import Container
 from unico.core.event import Event
-from unico.store.schema import dead_letter, event
+from unico.db.schema import dead_letter, event
 
 
 def _event(n: int, anonymous_id: str | None, user_id: str | None) -> Event:

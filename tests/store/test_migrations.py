@@ -1,4 +1,4 @@
-"""The Alembic migrations build exactly the tables `unico.store.schema` describes."""
+"""The Alembic migrations build exactly the tables `unico.db.schema` describes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from unico.store.engine import Store
-from unico.store.tables import metadata
+from unico.db.engine import Store
+from unico.db.tables import metadata
 
 
 def test_migrations_match_the_schema(fresh_url: str) -> None:

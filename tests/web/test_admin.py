@@ -78,8 +78,8 @@ def test_erasing_by_a_ref_with_nul_is_400(ws: Workspace) -> None:
 @pytest.mark.parametrize(
     ("patch", "field"),
     [
-        ({"languages": ["it\u0000"]}, "languages.0"),
-        ({"languages": ["not a tag"]}, "languages.0"),
+        ({"languages": ["it\u0000"]}, "languages[0]"),
+        ({"languages": ["not a tag"]}, "languages[0]"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
         ({"timezone": "Europe/Rome\u0000"}, "timezone"),
         ({"consent_defaults": {"telepathy": True}}, "consent_defaults"),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.conftest import Workspace
 from tests.web.helpers import dead_letters, error_of, events_of, export, ok
 from unico.container import Container
-from unico.store.schema import event as event_table
+from unico.db.schema import event as event_table
 
 SINGLE = {
     "track": {"userId": "u1", "event": "Product Viewed", "properties": {"sku": "A-1"}},

@@ -27,8 +27,8 @@ from unico.catalog.service import CatalogService
 from unico.catalog.store import CatalogStore, InteractionRow, TailRow
 from unico.collect.pipeline import ProfiledGroup
 from unico.core.types import EpochMs
+from unico.db.engine import DbapiSource, Store
 from unico.recommend.base import TrainingData
-from unico.store.engine import DbapiSource, Store
 
 
 # Not frozen, to be made faster (see `unico.decide.ranking.Slot`): every decision reads
@@ -139,10 +139,6 @@ class InteractionStore:
             users, item_ids, matrix, last_seen = _matrices(totals)
         catalog = self.catalog.snapshot(workspace_id).infos()
         return TrainingData(users, item_ids, matrix, last_seen, catalog, now_ms)
-
-    def erase(self, conn: Connection, workspace_id: str, profile_ids: list[str]) -> dict[str, int]:
-        """The eraser of `unico.profiles.service.ProfileService`: a person's interactions."""
-        return {"interaction": self.items.erase_interactions(conn, workspace_id, profile_ids)}
 
 
 def _matrices(

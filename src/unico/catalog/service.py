@@ -28,7 +28,7 @@ from unico.catalog.validation import category_path, item_from_json
 from unico.core.clock import Clock
 from unico.core.errors import InvalidInput, NotFound
 from unico.core.types import EpochMs
-from unico.store.engine import Store
+from unico.db.engine import Store
 
 MAX_PAGE = 500
 #: Rows per import transaction.

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from sqlalchemy import Connection
 
 from unico.catalog.model import Item
 from unico.core.types import EpochMs
-from unico.store.engine import DbapiSource
+from unico.db.engine import DbapiSource
 
 #: (profile_id, item_id, kind, weight, at)
 InteractionRow: TypeAlias = tuple[str, str, str, float, EpochMs]
@@ -66,6 +66,11 @@ class CatalogStore(Protocol):
     def erase_interactions(
         self, conn: Connection, workspace_id: str, profile_ids: list[str]
     ) -> int: ...
+
+    def export_interactions(
+        self, conn: Connection, workspace_id: str, profile_ids: list[str]
+    ) -> list[dict[str, Any]]:
+        """The rows `erase_interactions` deletes, oldest first (times in epoch ms)."""
 
     def recent(
         self, conn: DbapiSource, workspace_id: str, profile_id: str, limit: int

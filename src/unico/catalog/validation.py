@@ -13,7 +13,6 @@ as ``{"id": "a", "attributes": {"colour": "red"}}``; an explicit ``attributes`` 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -29,6 +28,7 @@ from pydantic import (
 from unico.catalog.model import CATEGORY_SEPARATOR, Item, ItemKind
 from unico.core.clock import parse_iso_ms
 from unico.core.errors import InvalidInput
+from unico.core.spec import field_path, first_error
 from unico.core.types import EpochMs
 
 MAX_ID_CHARS = 255
@@ -175,21 +175,6 @@ def to_item(model: ItemIn, updated_at: EpochMs) -> Item:
     )
 
 
-def _field_of(error: Mapping[str, Any]) -> str:
-    loc = [
-        p for p in error.get("loc", ()) if not isinstance(p, str) or not p.startswith("function")
-    ]
-    # Union members show up in the location ("str", "list[...]"): keep the field path only.
-    names = [str(p) for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPES))]
-    path = names[0] if names else ""
-    for part in names[1:]:
-        path += f"[{part}]" if part.isdigit() else f".{part}"
-    return path
-
-
-_TYPES = {"str", "int", "float", "bool", "none", "list", "constrained-str"}
-
-
 def item_from_json(data: Any, now: EpochMs, where: str = "") -> Item:
     """Validate one item; errors name ``where`` + the field (``items[3].price``)."""
     if not isinstance(data, dict):
@@ -197,10 +182,9 @@ def item_from_json(data: Any, now: EpochMs, where: str = "") -> Item:
     try:
         item = to_item(ItemIn.model_validate(data), now)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = _field_of(first)
-        field = f"{where}.{name}" if where and name else (where or name or None)
-        raise InvalidInput(f"{name or 'item'}: {first['msg']}", field=field) from None
+        name, message = first_error(exc)
+        field = field_path(exc.errors()[0]["loc"], where)
+        raise InvalidInput(f"{name or 'item'}: {message}", field=field) from None
     except ValueError as exc:  # checks made while building the item
         raise InvalidInput(
             str(exc), field=f"{where}.attributes" if where else "attributes"

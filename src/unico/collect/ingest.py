@@ -36,7 +36,7 @@ from unico.collect.store import DeadLetter
 from unico.core.clock import Clock
 from unico.core.errors import Overloaded, QueueFull
 from unico.core.event import Event
-from unico.store.engine import Store
+from unico.db.engine import Store
 
 log = logging.getLogger("unico.ingest")
 

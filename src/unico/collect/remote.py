@@ -33,12 +33,12 @@ import os
 import signal
 import struct
 import tempfile
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -46,6 +46,7 @@ from unico.collect.pipeline import Receipt, Submission
 from unico.collect.store import DeadLetter
 from unico.core.errors import Overloaded, QueueFull, UnicoError
 from unico.core.event import PROFILE_CONTEXT_KEYS, STORED_COLUMNS, Event
+from unico.core.worker import Worker
 
 log = logging.getLogger("unico.writer")
 
@@ -55,6 +56,23 @@ MAX_FRAME = 64 * 1024 * 1024
 START_TIMEOUT_S = 60.0
 #: After a writer process failed to start, the next attempt waits this long.
 RESTART_PAUSE_S = 1.0
+
+
+class WriterHost(Protocol):
+    """What the writer process serves with: its ingestor (``start``, ``stop``, ``submit``,
+    ``pipeline.updater``) and its store (``dispose``)."""
+
+    @property
+    def ingestor(self) -> Any: ...
+
+    @property
+    def store(self) -> Any: ...
+
+
+#: Builds the writer process's ingest side from the settings as JSON. The composition root
+#: names it (a module-level function, so the spawned process can import it): collect does
+#: not import the root that builds it.
+BuildWriter = Callable[[str], WriterHost]
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> Any:
@@ -103,16 +121,14 @@ def decode_submission(document: dict[str, Any]) -> Submission:
 # -- the writer process --------------------------------------------------------------------
 
 
-def run_writer(settings_json: str, socket_path: str, ready: Any, shared: bool = False) -> None:
+def run_writer(
+    build: BuildWriter, settings_json: str, socket_path: str, ready: Any, shared: bool = False
+) -> None:
     """Entry point of the writer process (``shared``: several API processes connect)."""
-    from unico.container import Container
-    from unico.core.settings import Settings
-
     # The writer keeps a large, long-lived cache of small objects: full collections would
     # rescan it again and again. Collect the young generation less often instead.
     gc.set_threshold(50_000, 50, 100)
-    settings = Settings.model_validate_json(settings_json)
-    container = Container.build(settings)
+    container = build(settings_json)
     container.ingestor.start()
     try:
         asyncio.run(_serve_writer(container, socket_path, ready, shared))
@@ -121,7 +137,7 @@ def run_writer(settings_json: str, socket_path: str, ready: Any, shared: bool = 
         container.store.dispose()
 
 
-async def _serve_writer(container: Any, socket_path: str, ready: Any, shared: bool) -> None:
+async def _serve_writer(container: WriterHost, socket_path: str, ready: Any, shared: bool) -> None:
     done = asyncio.Event()
     connections = 0
 
@@ -167,7 +183,9 @@ async def _serve_writer(container: Any, socket_path: str, ready: Any, shared: bo
     watcher.cancel()
 
 
-async def _answer(container: Any, document: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+async def _answer(
+    container: WriterHost, document: dict[str, Any], writer: asyncio.StreamWriter
+) -> None:
     request_id = document["id"]
     try:
         receipt = await container.ingestor.submit(decode_submission(document))
@@ -188,14 +206,14 @@ async def _answer(container: Any, document: dict[str, Any], writer: asyncio.Stre
 class WriterProcess:
     """A writer process listening on a Unix socket in a private directory."""
 
-    def __init__(self, settings_json: str, *, shared: bool = False) -> None:
+    def __init__(self, build: BuildWriter, settings_json: str, *, shared: bool = False) -> None:
+        self.build = build
         self.settings_json = settings_json
         self.shared = shared
         self._dir = tempfile.mkdtemp(prefix="unico-writer-")
         self.socket = str(Path(self._dir) / "writer.sock")
         self._process: BaseProcess | None = None
-        self._watching: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._watching: Worker | None = None
 
     def alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
@@ -210,7 +228,7 @@ class WriterProcess:
         ready = context.Event()
         process = context.Process(
             target=run_writer,
-            args=(self.settings_json, self.socket, ready, self.shared),
+            args=(self.build, self.settings_json, self.socket, ready, self.shared),
             name="unico-writer",
             daemon=True,
         )
@@ -228,19 +246,21 @@ class WriterProcess:
         self._process = process
 
     def supervise(self, every_s: float = 0.5) -> None:
-        """Restart the process whenever it dies, from a thread, until `stop`."""
-
-        def watch() -> None:
-            while not self._stopping.wait(every_s):
-                if not self.alive():
-                    log.error("the writer process died; starting a new one")
-                    try:
-                        self.start()
-                    except Exception:  # tried again on the next round
-                        log.exception("the writer process did not start")
-
-        self._watching = threading.Thread(target=watch, name="unico-writer-watch", daemon=True)
+        """Restart the process whenever it dies, from a thread, until `stop` (a start that
+        fails is tried again on the next round)."""
+        self._watching = Worker(
+            "unico-writer-watch",
+            self._restart_if_dead,
+            interval=every_s,
+            logger=log,
+            failure="the writer process did not start",
+        )
         self._watching.start()
+
+    def _restart_if_dead(self) -> None:
+        if not self.alive():
+            log.error("the writer process died; starting a new one")
+            self.start()
 
     @property
     def pid(self) -> int | None:
@@ -248,9 +268,8 @@ class WriterProcess:
 
     def stop(self) -> None:
         """Ask it to commit what it holds and exit (SIGTERM), and wait for it."""
-        self._stopping.set()
         if self._watching is not None:
-            self._watching.join()
+            self._watching.stop()
         if self._process is not None:
             self._process.terminate()
             self._process.join(timeout=60)
@@ -269,11 +288,18 @@ class RemoteIngestor:
     """The `Ingestor` API (``submit``, ``start``, ``stop``) backed by a writer process: its
     own, or (``socket``) one shared with other serving processes and started by another."""
 
-    def __init__(self, settings_json: str, *, timeout: float, socket: str | None = None) -> None:
+    def __init__(
+        self,
+        build: BuildWriter,
+        settings_json: str,
+        *,
+        timeout: float,
+        socket: str | None = None,
+    ) -> None:
         self.timeout = timeout
         self._own: WriterProcess | None = None
         if socket is None:
-            self._own = WriterProcess(settings_json)
+            self._own = WriterProcess(build, settings_json)
             socket = self._own.socket
         self._socket = socket
         self._reader: asyncio.StreamReader | None = None

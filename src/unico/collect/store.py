@@ -62,6 +62,16 @@ class EventStore(Protocol):
         user_ids: list[str],
     ) -> dict[str, int]: ...
 
+    def export_person(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        profile_ids: list[str],
+        anonymous_ids: list[str],
+        user_ids: list[str],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """What `erase` deletes, per table: ``event`` and ``dead_letter`` rows."""
+
     def dead_letters(
         self, conn: Connection, workspace_id: str, *, limit: int, before: int | None
     ) -> list[dict[str, Any]]: ...

@@ -19,7 +19,7 @@ import orjson
 from unico.core.errors import InvalidInput, PayloadTooLarge
 from unico.core.event import Event
 from unico.core.types import EpochMs, JSONObject
-from unico.profiles.consent import PURPOSES
+from unico.profiles.consent import consent_changes
 
 EVENT_TYPES = frozenset({"track", "identify", "page", "screen", "group", "alias"})
 #: Earliest believable event time (1990-01-01) and how far ahead of the server a corrected
@@ -258,26 +258,3 @@ def _fill_type_fields(event: Event, raw: JSONObject, prefix: str) -> None:
             raise _fail("previousId is required on alias", prefix + "previousId")
         if event.user_id is None:
             raise _fail("userId is required on alias", prefix + "userId")
-
-
-def consent_changes(event: Event, prefix: str = "") -> dict[str, bool]:
-    """The purposes a ``Consent Updated`` event sets: ``properties.purposes`` or top-level flags."""
-    props = event.properties
-    purposes = props.get("purposes", props)
-    base = "properties.purposes" if "purposes" in props else "properties"
-    if not isinstance(purposes, dict):
-        raise _fail("purposes must be an object of purpose: true|false", prefix + base)
-    out: dict[str, bool] = {}
-    for key, value in purposes.items():
-        if key not in PURPOSES:
-            if base == "properties":
-                continue  # other properties may sit beside the flags
-            raise _fail(
-                f"unknown purpose {key!r}; one of {', '.join(PURPOSES)}", f"{prefix}{base}.{key}"
-            )
-        if not isinstance(value, bool):
-            raise _fail("a purpose must be true or false", f"{prefix}{base}.{key}")
-        out[key] = value
-    if not out:
-        raise _fail(f"no purpose given; one of {', '.join(PURPOSES)}", prefix + base)
-    return out

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from unico.db.engine import Store
+from unico.db.queued import QueuedWriter
 from unico.decide.store import DecideStore
-from unico.store.engine import Store
-from unico.store.queued import QueuedWriter
 
 
 class DecisionLog(QueuedWriter):

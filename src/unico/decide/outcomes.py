@@ -1,6 +1,6 @@
 """What became of decisions: ``Placement Viewed`` and ``Placement Clicked`` events, sent by
 the web tag, and the add-to-carts and orders of recommended items, recorded per decision as
-they are ingested (in the ingest transaction), and erasure of a person's decisions.
+they are ingested (in the ingest transaction).
 
 ``Placement Viewed``: ``{decision_id, placement, item_ids: [...]}`` -> one impression per item.
 ``Placement Clicked``: ``{decision_id, placement, item_id, position}`` -> one click.
@@ -23,9 +23,7 @@ from sqlalchemy import Connection
 
 from unico.catalog.events import item_id_of
 from unico.collect.pipeline import ProfiledGroup
-from unico.decide.log import DecisionLog
 from unico.decide.store import DecideStore
-from unico.profiles.store import ProfileStore
 
 VIEWED = "Placement Viewed"
 CLICKED = "Placement Clicked"
@@ -132,31 +130,3 @@ class OutcomeListener:
 
     def rollback(self) -> None:
         """Nothing cached: rows went into the rolled-back transaction."""
-
-
-class DecisionEraser:
-    """The eraser of `unico.profiles.service.ProfileService`: a person's decisions, found by
-    profile id and by the anonymous and user ids the person was asked about with."""
-
-    def __init__(
-        self, decide_store: DecideStore, profiles: ProfileStore, decision_log: DecisionLog
-    ) -> None:
-        self.decide_store = decide_store
-        self.profiles = profiles
-        self.decision_log = decision_log
-
-    def __call__(
-        self, conn: Connection, workspace_id: str, profile_ids: list[str]
-    ) -> dict[str, int]:
-        anonymous: list[str] = []
-        users: list[str] = []
-        for pid in profile_ids:
-            for identity in self.profiles.identities_of(conn, workspace_id, pid):
-                if identity["kind"] == "anonymous_id":
-                    anonymous.append(identity["value"])
-                elif identity["kind"] == "user_id":
-                    users.append(identity["value"])
-        people = [("profile_id", p) for p in profile_ids]
-        people += [("anonymous_id", a) for a in anonymous] + [("user_id", u) for u in users]
-        self.decision_log.forget(workspace_id, people)
-        return self.decide_store.erase(conn, workspace_id, profile_ids, anonymous, users)

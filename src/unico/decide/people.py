@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from unico.catalog.interactions import Interaction
+from unico.db.engine import DbapiSource, Store
 from unico.profiles import consent as consent_rules
 from unico.profiles.store import ProfileStore
-from unico.store.engine import DbapiSource, Store
 
 PURCHASE = "purchase"
 

@@ -13,20 +13,21 @@ cache is checked against the workspace's placement revision at most every
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Connection
 
 from unico.catalog.model import KINDS
 from unico.core.clock import Clock, to_iso
 from unico.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
+from unico.core.revisions import RevisionCache
+from unico.core.spec import validate_spec
+from unico.db.engine import Store
 from unico.decide.rules import Rules, RulesSpec, compile_rules
 from unico.decide.store import DecideStore
-from unico.store.engine import Store
 
 STRATEGIES = (
     "popular",
@@ -226,21 +227,13 @@ def _audience(spec: AudienceSpec | None) -> Audience | None:
 
 def parse_spec(raw: Any) -> PlacementSpec:
     """A placement spec from JSON, or `InvalidInput` naming the first bad field."""
-    if not isinstance(raw, dict):
-        raise InvalidInput("a placement is a JSON object", field="body")
-    try:
-        return PlacementSpec.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InvalidInput(f"{field or 'placement'}: {message}", field=field) from None
+    return validate_spec(PlacementSpec, raw, "placement")
 
 
-@dataclass(slots=True)
-class _Cached:
-    checked: float
-    revision: int
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A workspace's placements at one revision: compiled, and as stored."""
+
     placements: dict[str, Placement]
     specs: dict[str, dict[str, Any]]
 
@@ -273,29 +266,22 @@ class PlacementService:
         self.known_segments = known_segments
         self.cache_seconds = cache_seconds
         self.default_epsilon = default_epsilon
-        self._cache: dict[str, _Cached] = {}
-        self._lock = threading.Lock()
+        self._cache: RevisionCache[_Compiled] = RevisionCache(
+            revision=decide_store.revision,
+            build=self._load,
+            check_seconds=cache_seconds,
+            read=store.read,
+        )
 
     # -- what decisions read --------------------------------------------------------------
 
     def active(self, workspace_id: str) -> Mapping[str, Placement]:
         """The workspace's placements, from memory (version-checked every ``cache_seconds``)."""
-        return self._cached(workspace_id).placements
+        return self._cache.cached(workspace_id).placements
 
-    def _cached(self, workspace_id: str) -> _Cached:
-        now = time.monotonic()
-        cached = self._cache.get(workspace_id)
-        if cached is not None and now - cached.checked < self.cache_seconds:
-            return cached
-        with self.store.read() as conn:
-            revision = self.decide_store.revision(conn, workspace_id)
-            if cached is not None and cached.revision == revision:
-                cached.checked = now
-                return cached
-            specs = self.decide_store.placements(conn, workspace_id)
-        fresh = _Cached(now, revision, self._compile_all(specs), specs)
-        self._cache[workspace_id] = fresh
-        return fresh
+    def _load(self, conn: Connection, workspace_id: str, _revision: int) -> _Compiled:
+        specs = self.decide_store.placements(conn, workspace_id)
+        return _Compiled(self._compile_all(specs), specs)
 
     def _compile_all(self, specs: Mapping[str, dict[str, Any]]) -> dict[str, Placement]:
         out = {}
@@ -344,13 +330,13 @@ class PlacementService:
     def delete(self, workspace_id: str, name: str) -> None:
         with self.store.write() as conn:
             gone = self.decide_store.delete_placement(conn, workspace_id, name)
-        self._cache.pop(workspace_id, None)
+        self._cache.forget(workspace_id)
         if not gone:
             raise NotFound(f"no placement {name!r}", field="name")
 
-    def _fresh(self, workspace_id: str) -> _Cached:
-        self._cache.pop(workspace_id, None)
-        return self._cached(workspace_id)
+    def _fresh(self, workspace_id: str) -> _Compiled:
+        self._cache.forget(workspace_id)
+        return self._cache.cached(workspace_id)
 
     def _validated(self, workspace_id: str, raw: Any) -> PlacementSpec:
         spec = parse_spec(raw)

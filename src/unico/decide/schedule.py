@@ -29,17 +29,16 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from threadpoolctl import threadpool_limits
 
 from unico.catalog.snapshot import CatalogSnapshot
 from unico.core.clock import Clock
-
-if TYPE_CHECKING:
-    from unico.decide.models import ModelRegistry
+from unico.core.worker import Worker
+from unico.decide.fitted import Fitted
 
 log = logging.getLogger("unico.decide")
 
@@ -50,6 +49,7 @@ SHELF_POLL_MS = 500
 #: How often (ms) the tail lists the workspaces with placements (a new one's tail starts
 #: there, unless a decision asked for it first) and looks at their catalogs and placements.
 LIST_MS = 1000
+FAILED = "background model work failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +74,47 @@ class _Watch:
     backlog_seen: bool = False
 
 
+class _Tail(Protocol):
+    def since(self, workspace_id: str, after_id: int, limit: int) -> Sized: ...
+
+
+class Trainable(Protocol):
+    """What the schedule drives: `unico.decide.models.ModelRegistry`, which builds its
+    schedule; declared here so that the two modules do not import each other."""
+
+    @property
+    def interactions(self) -> _Tail: ...
+
+    @property
+    def shelf(self) -> object | None: ...
+
+    def workspaces(self) -> Iterable[str]: ...
+
+    def known(self) -> list[str]: ...
+
+    def fitted(self, workspace_id: str) -> Fitted: ...
+
+    def names(self, workspace_id: str) -> set[str]: ...
+
+    def backlogged(self, workspace_id: str) -> bool: ...
+
+    def changed(self, workspace_id: str) -> bool: ...
+
+    def poll_once(self, workspace_id: str) -> int: ...
+
+    def sync_shelf(self) -> int: ...
+
+    def train_now(self, workspace_id: str) -> Any: ...
+
+    def train_if(self, workspace_id: str, still_due: Callable[[str], bool]) -> bool: ...
+
+
 class Schedule:
     """The training and tail threads of one process's `ModelRegistry`."""
 
     def __init__(
         self,
-        registry: ModelRegistry,
+        registry: Trainable,
         clock: Clock,
         catalog: Callable[[str], CatalogSnapshot],
         triggers: Triggers,
@@ -95,18 +130,27 @@ class Schedule:
         self.tail_ms = tail_ms
         self._watches: dict[str, _Watch] = {}
         self._listed: set[str] = set()
-        self._requests: queue.SimpleQueue[tuple[str, bool] | None] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[tuple[str, bool]] = queue.SimpleQueue()
+        #: Set while stopping: long rounds end between workspaces.
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._workers: list[Worker] = []
+        self._next_run = 0.0
+        self._rounds = 0
         self._blas: threadpool_limits | None = None
 
     @property
     def running(self) -> bool:
-        return bool(self._threads)
+        return bool(self._workers)
 
     def request(self, workspace_id: str) -> None:
         """Queue a run on demand (it trains whatever the triggers would say)."""
         self._requests.put((workspace_id, False))
+        self._wake_trainer()
+
+    def _wake_trainer(self) -> None:
+        workers = self._workers  # one read: `stop` may empty the list meanwhile
+        if workers:
+            workers[0].wake()
 
     # -- the tail ---------------------------------------------------------------------------
 
@@ -176,6 +220,7 @@ class Schedule:
         w.queued = True
         if self.running:
             self._requests.put((workspace_id, True))
+            self._wake_trainer()
         else:
             self._train(workspace_id, True)
 
@@ -202,38 +247,54 @@ class Schedule:
         self._blas = threadpool_limits(1, "blas")
         self.registry.sync_shelf()
         self._stop.clear()
-        self._threads = [threading.Thread(target=self._train_loop, name="unico-train", daemon=True)]
+        period = self.train_minutes * 60 if self.train_minutes > 0 else None
+        self._next_run = time.monotonic() + (period or 0)
+        self._workers = [
+            Worker("unico-train", self._train_step, interval=period, logger=log, failure=FAILED)
+        ]
         if self.tail_ms > 0 or self.registry.shelf is not None:
-            self._threads.append(
-                threading.Thread(target=self._tail_loop, name="unico-tail", daemon=True)
+            self._rounds = 0
+            period_ms = self.tail_ms or SHELF_POLL_MS
+            self._workers.append(
+                Worker(
+                    "unico-tail",
+                    self._tail_step,
+                    interval=period_ms / 1000,
+                    logger=log,
+                    failure=FAILED,
+                )
             )
-        for thread in self._threads:
-            thread.start()
+        for worker in self._workers:
+            worker.start()
+        if not self._requests.empty():
+            self._wake_trainer()  # runs asked for before the start
 
     def stop(self) -> None:
         self._stop.set()
-        self._requests.put(None)
-        for thread in self._threads:
-            thread.join()
-        self._threads = []
+        for worker in self._workers:
+            worker.stop()
+        self._workers = []
         self._stop.clear()  # rounds called from outside (tests, the CLI) run to the end
         if self._blas is not None:
             self._blas.restore_original_limits()
             self._blas = None
 
-    def _train_loop(self) -> None:
-        period = self.train_minutes * 60 if self.train_minutes > 0 else None
-        next_run = time.monotonic() + (period or 0)
+    def _train_step(self) -> float | None:
+        """The training thread's round: the runs asked for, one by one, then the clock's
+        run once it is due; how long to wait for the next."""
         while not self._stop.is_set():
-            wait = None if period is None else max(0.0, next_run - time.monotonic())
             try:
-                requested = self._requests.get(timeout=wait)
+                requested = self._requests.get_nowait()
             except queue.Empty:
-                requested = None
-                next_run = time.monotonic() + (period or 0)
-                self._guarded(self._scheduled)
-            if requested is not None:
-                self._guarded(functools.partial(self._train, *requested))
+                break
+            self._guarded(functools.partial(self._train, *requested))
+        period = self.train_minutes * 60 if self.train_minutes > 0 else None
+        if period is None:
+            return None
+        if time.monotonic() >= self._next_run and not self._stop.is_set():
+            self._next_run = time.monotonic() + period
+            self._guarded(self._scheduled)
+        return max(0.0, self._next_run - time.monotonic())
 
     def _scheduled(self) -> None:
         for workspace_id in self.registry.workspaces():
@@ -242,16 +303,13 @@ class Schedule:
             if self.registry.changed(workspace_id):
                 self.registry.train_if(workspace_id, self.registry.changed)
 
-    def _tail_loop(self) -> None:
-        period_ms = self.tail_ms or SHELF_POLL_MS
-        rounds = 0
-        while not self._stop.wait(period_ms / 1000):
-            if self.tail_ms <= 0:
-                self._guarded(self.registry.sync_shelf)
-                continue
-            full = rounds % max(1, LIST_MS // period_ms) == 0
-            self._guarded(functools.partial(self.tick, full=full))
-            rounds += 1
+    def _tail_step(self) -> None:
+        if self.tail_ms <= 0:
+            self._guarded(self.registry.sync_shelf)
+            return
+        full = self._rounds % max(1, LIST_MS // self.tail_ms) == 0
+        self._guarded(functools.partial(self.tick, full=full))
+        self._rounds += 1
 
     def _guarded(self, work: Callable[[], object]) -> None:
         if not self.running:
@@ -260,4 +318,4 @@ class Schedule:
         try:
             work()
         except Exception:  # the loop must survive a failing store or model; the next round retries
-            log.exception("background model work failed")
+            log.exception(FAILED)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from unico.catalog.model import Item
 from unico.catalog.snapshot import CatalogSnapshot
 from unico.core.clock import Clock
 from unico.core.errors import NotFound
 from unico.core.ids import new_id
+from unico.db.engine import Store
 from unico.decide.defaults import Candidates, catalog_reason, default_candidates
 from unico.decide.log import DecisionLog
 from unico.decide.models import MODEL_OF, ModelRegistry
@@ -33,11 +34,8 @@ from unico.decide.ranking import Draws, SeededDraws, Slot, fill_slots, pool_size
 from unico.decide.request import DecideRequest
 from unico.decide.rules import boosted, filter_reason, screen
 from unico.decide.store import DecideStore
+from unico.decide.variants import VariantChooser
 from unico.recommend.base import Query
-from unico.store.engine import Store
-
-if TYPE_CHECKING:
-    from unico.experiments.runtime import ExperimentRuntime
 
 log = logging.getLogger("unico.decide")
 
@@ -97,6 +95,7 @@ class DecisionService:
         *,
         seed: int = 0,
         memberships: Callable[[str, str], set[str]] | None = None,
+        experiments: VariantChooser | None = None,
     ) -> None:
         self.store = store
         self.decide_store = decide_store
@@ -110,8 +109,9 @@ class DecisionService:
         self.seed = seed
         #: (workspace id, profile id) -> names of the person's segments (for targeting).
         self.memberships = memberships
-        #: Running experiments: a placement's variant for the person (set by the wiring).
-        self.experiments: ExperimentRuntime | None = None
+        #: Running experiments: a placement's variant for the person. The container builds
+        #: experiments after decide (they need the placements and segments), so it sets it.
+        self.experiments = experiments
 
     def decide(self, workspace_id: str, request: DecideRequest) -> dict[str, Any]:
         active = self.placements.active(workspace_id)

@@ -56,3 +56,13 @@ class DecideStore(Protocol):
         user_ids: Sequence[str],
     ) -> dict[str, int]:
         """Delete a person's decisions and outcomes; rows deleted per table."""
+
+    def export_person(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        profile_ids: Sequence[str],
+        anonymous_ids: Sequence[str],
+        user_ids: Sequence[str],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The rows `erase` deletes, per table, oldest first (times in epoch ms)."""

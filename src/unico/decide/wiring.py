@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 from unico.collect.pipeline import IngestPipeline
 from unico.core.settings import Settings
+from unico.db.engine import Store
 from unico.decide.log import DecisionLog
 from unico.decide.models import ModelRegistry
-from unico.decide.outcomes import DecisionEraser, OutcomeListener
+from unico.decide.outcomes import OutcomeListener
 from unico.decide.people import People
+from unico.decide.persons import DecisionData
 from unico.decide.placements import PlacementService
 from unico.decide.recommenders import MODEL_OF, default_factories
 from unico.decide.schedule import Triggers
@@ -18,7 +20,6 @@ from unico.decide.service import DecisionService
 from unico.decide.shelf import ModelShelf
 from unico.profiles.store import ProfileStore
 from unico.store.decide import SqlDecideStore
-from unico.store.engine import Store
 
 if TYPE_CHECKING:
     from unico.container import Container
@@ -102,5 +103,5 @@ def wire_decisions(
     )
     if pipeline is not None:
         pipeline.listeners.append(OutcomeListener(decide_store))
-    eraser = DecisionEraser(decide_store, profile_store, container.decisions.log)
-    container.profiles.erasers.append(eraser)
+    persons = DecisionData(decide_store, profile_store, container.decisions.log)
+    container.profiles.persons.register(persons)

@@ -13,18 +13,18 @@ keep their variant.
 from __future__ import annotations
 
 import logging
-import threading
 import zlib
 from typing import Any
 
 import numpy as np
 
 from unico.core.clock import Clock
+from unico.core.worker import Worker
+from unico.db.engine import Store
 from unico.experiments.exposures import ExposureLog
 from unico.experiments.metrics import statistic, variant_stats
 from unico.experiments.model import ExperimentSpec
 from unico.experiments.stats import ThompsonSampling
-from unico.store.engine import Store
 from unico.store.experiments import SqlExperimentStore, Sums
 
 log = logging.getLogger("unico.experiments")
@@ -52,8 +52,14 @@ class BanditAllocator:
         self.seed = seed
         self.draws = draws
         self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # The store is busy or down: the next round tries again.
+        self._worker = Worker(
+            "unico-bandits",
+            self._step,
+            interval=poll_seconds,
+            logger=log,
+            failure="recomputing bandit allocations failed",
+        )
 
     def refresh(self, *, force: bool = False) -> dict[str, list[float]]:
         """New weights of each bandit experiment that was due (all of them with ``force``)."""
@@ -99,19 +105,10 @@ class BanditAllocator:
         return [float(w) for w in policy.weights(stats, rng)]
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="unico-bandits", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._worker.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                self.refresh()
-            except Exception:  # the store is busy or down: the next round tries again
-                log.exception("recomputing bandit allocations failed")
+    def _step(self) -> None:
+        self.refresh()

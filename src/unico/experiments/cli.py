@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 
 from unico.core.cli_options import AsJson
-from unico.experiments.admin_cli import register
 from unico.experiments.stats.analyze import analyze_document
 from unico.experiments.stats.document import AnalysisInputError
 
@@ -112,6 +111,3 @@ def _lift(value: float, relative: bool) -> str:
 def _risk(value: float, relative: bool) -> str:
     # A risk is an expected loss: never negative, so printed without a sign.
     return f"{value:.2%}" if relative else f"{value:.4g}"
-
-
-register(experiments_app)

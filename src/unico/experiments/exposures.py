@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from unico.store.engine import Store
+from unico.db.engine import Store
+from unico.db.queued import QueuedWriter
 from unico.store.experiments import SqlExperimentStore
-from unico.store.queued import QueuedWriter
 
 
 class ExposureLog(QueuedWriter):

@@ -22,12 +22,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from unico.core.errors import InvalidInput
+from unico.core.spec import validate_spec
 from unico.decide.placements import NAME_PATTERN, ItemId, Strategy
 from unico.decide.rules import RulesSpec
 
@@ -291,22 +290,6 @@ def _check_sum(weights: list[float]) -> None:
         raise ValueError(f"the weights sum to {total:g}; they must sum to 1 (or 100)")
 
 
-def _field(loc: tuple[int | str, ...]) -> str | None:
-    """A pydantic error location as Unico names fields: ``metrics[0].event``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
-    return out or None
-
-
 def parse_spec(raw: Any) -> ExperimentSpec:
     """An experiment spec from JSON, or `InvalidInput` naming the first bad field."""
-    if not isinstance(raw, dict):
-        raise InvalidInput("an experiment is a JSON object", field="body")
-    try:
-        return ExperimentSpec.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = _field(first["loc"])
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise InvalidInput(f"{field or 'experiment'}: {message}", field=field) from None
+    return validate_spec(ExperimentSpec, raw, "experiment", article="an")

@@ -13,18 +13,20 @@ first seen anonymously keeps their variant once identified, on every channel and
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy import Connection
+
 from unico.core.clock import Clock
+from unico.core.revisions import RevisionCache
+from unico.db.engine import Store
 from unico.decide.people import Person
 from unico.decide.placements import Placement
 from unico.decide.request import DecideRequest
 from unico.experiments.assignment import RunningExperiment, Variant
 from unico.experiments.exposures import ExposureLog
-from unico.store.engine import Store
 from unico.store.experiments import SqlExperimentStore
 
 HOLDOUT = "holdout"
@@ -53,8 +55,8 @@ class Who:
 
 @dataclass(slots=True)
 class _Cached:
-    checked: float
-    revision: int
+    """A workspace's running experiments at one revision, and the units seen since."""
+
     by_placement: dict[str, list[RunningExperiment]]
     by_key: dict[str, RunningExperiment]
     by_id: dict[str, RunningExperiment]
@@ -95,42 +97,36 @@ class ExperimentRuntime:
         self.merged_from = merged_from or (lambda _conn, _ws, _pid: [])
         self.cache_seconds = cache_seconds
         self.exposures = ExposureLog(store, experiments)
-        self._cache: dict[str, _Cached] = {}
+        self._cache: RevisionCache[_Cached] = RevisionCache(
+            revision=experiments.revision,
+            build=self._load,
+            check_seconds=cache_seconds,
+            read=store.read,
+        )
         #: Exposures recorded by this process, by (workspace, experiment, person key): the
         #: ones still queued are found here before they reach the store.
         self._recent: dict[tuple[str, str, str], dict[str, Any]] = {}
 
     def running(self, workspace_id: str) -> _Cached:
-        now = time.monotonic()
-        cached = self._cache.get(workspace_id)
-        if cached is not None and now - cached.checked < self.cache_seconds:
-            return cached
-        with self.store.read() as conn:
-            revision = self.experiments.revision(conn, workspace_id)
-            if cached is not None and cached.revision == revision:
-                cached.checked = now
-                return cached
-            found = self.load(conn, workspace_id)
+        return self._cache.cached(workspace_id)
+
+    def _load(self, conn: Connection, workspace_id: str, _revision: int) -> _Cached:
+        found = self.load(conn, workspace_id)
         by_placement: dict[str, list[RunningExperiment]] = {}
         for exp in found:
             if exp.placement is not None:
                 by_placement.setdefault(exp.placement, []).append(exp)
         by_key = {e.key: e for e in found if e.key is not None}
-        fresh = _Cached(now, revision, by_placement, by_key, {e.experiment_id: e for e in found})
-        self._cache[workspace_id] = fresh
-        return fresh
+        return _Cached(by_placement, by_key, {e.experiment_id: e for e in found})
 
     def forget(self, workspace_id: str | None = None) -> None:
         """Drop a workspace's cache (every workspace's with None): this process changed
         its experiments."""
-        if workspace_id is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(workspace_id, None)
+        self._cache.forget(workspace_id)
 
     def forget_people(self, workspace_id: str) -> None:
         """Drop everything remembered of a workspace's people (some were erased)."""
-        self._cache.pop(workspace_id, None)
+        self._cache.forget(workspace_id)
         self._recent = {k: v for k, v in self._recent.items() if k[0] != workspace_id}
 
     # -- the hooks ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from sqlalchemy import Connection
 from unico.core.clock import Clock
 from unico.core.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from unico.core.ids import new_id
+from unico.db.engine import Store
 from unico.experiments.allocation import BanditAllocator
 from unico.experiments.assignment import (
     LAYER_BUCKETS,
@@ -34,7 +35,6 @@ from unico.experiments.compiled import compile_running, view
 from unico.experiments.model import ExperimentSpec, parse_spec
 from unico.experiments.results import experiment_results
 from unico.experiments.runtime import ExperimentRuntime
-from unico.store.engine import Store
 from unico.store.experiments import SqlExperimentStore
 
 DRAFT, RUNNING, STOPPED = "draft", "running", "stopped"
@@ -258,7 +258,7 @@ class ExperimentService:
     def erase(
         self, conn: Connection, workspace_id: str, profile_ids: builtins.list[str]
     ) -> dict[str, int]:
-        """The eraser the profiles service calls: the person's exposures (and queued ones)."""
+        """The person's exposures (and queued ones), for `ExperimentData`."""
         anonymous = self.identities(conn, workspace_id, profile_ids, "anonymous_id")
         users = self.identities(conn, workspace_id, profile_ids, "user_id")
         people = [("profile_id", p) for p in profile_ids]

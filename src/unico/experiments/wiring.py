@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection
 
 from unico.core.settings import Settings
+from unico.experiments.persons import ExperimentData
 from unico.experiments.service import ExperimentService
 from unico.profiles.store import ProfileStore
 from unico.store.events import SqlEventStore
@@ -64,4 +65,4 @@ def wire_experiments(
         seed=settings.decide_seed,
     )
     container.decisions.experiments = container.experiments.runtime
-    container.profiles.erasers.append(container.experiments.erase)
+    container.profiles.persons.register(ExperimentData(container.experiments))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from unico.core.errors import InvalidInput
+from unico.core.event import Event
 from unico.core.types import EpochMs
 
 PURPOSES: tuple[str, ...] = (
@@ -81,4 +83,28 @@ def effective(state: Mapping[str, Any] | None, defaults: Mapping[str, bool]) -> 
             out[purpose] = {"granted": is_granted(None, defaults, purpose), "default": True}
         else:
             out[purpose] = {**record, "default": False}
+    return out
+
+
+def consent_changes(event: Event, prefix: str = "") -> dict[str, bool]:
+    """The purposes a ``Consent Updated`` event sets: ``properties.purposes`` or top-level flags."""
+    props = event.properties
+    purposes = props.get("purposes", props)
+    base = "properties.purposes" if "purposes" in props else "properties"
+    if not isinstance(purposes, dict):
+        raise InvalidInput("purposes must be an object of purpose: true|false", field=prefix + base)
+    out: dict[str, bool] = {}
+    for key, value in purposes.items():
+        if key not in PURPOSES:
+            if base == "properties":
+                continue  # other properties may sit beside the flags
+            raise InvalidInput(
+                f"unknown purpose {key!r}; one of {', '.join(PURPOSES)}",
+                field=f"{prefix}{base}.{key}",
+            )
+        if not isinstance(value, bool):
+            raise InvalidInput("a purpose must be true or false", field=f"{prefix}{base}.{key}")
+        out[key] = value
+    if not out:
+        raise InvalidInput(f"no purpose given; one of {', '.join(PURPOSES)}", field=prefix + base)
     return out

@@ -7,22 +7,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from unico.collect.store import EventStore
 from unico.core.clock import Clock, to_iso
 from unico.core.errors import InvalidInput, NotFound
-from unico.core.types import EpochMs
+from unico.core.persons import PersonRegistry
+from unico.core.types import EpochMs, ProfileId, WorkspaceId
+from unico.db.engine import Store
 from unico.profiles import consent as consent_rules
 from unico.profiles import features
+from unico.profiles.events import PersonEvents
 from unico.profiles.identity import parse_kind_value
+from unico.profiles.persons import ProfilesData, event_view
 from unico.profiles.store import ProfileState, ProfileStore
-from unico.store.engine import Store
 
 MAX_PAGE = 500
-
-#: Erases what another context derived from people: called inside the erasure's write
-#: transaction with the workspace and the profile ids being erased (the surviving profile
-#: and every profile merged into it); returns rows deleted per table.
-Eraser = Callable[[Any, str, list[str]], dict[str, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +27,6 @@ class ProfileFilter:
     traits: Mapping[str, str]
     seen_since: EpochMs | None = None
     seen_before: EpochMs | None = None
-
-
-def _event_view(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "timestamp": to_iso(row["timestamp"]), "received_at": to_iso(row["received_at"])}
 
 
 class ProfileService:
@@ -46,22 +39,27 @@ class ProfileService:
         self,
         store: Store,
         profiles: ProfileStore,
-        events: EventStore,
+        events: PersonEvents,
         clock: Clock,
         consent_defaults: Callable[[str], Mapping[str, bool]],
         *,
         recent_events: int = 20,
         on_erase: Callable[[], None] | None = None,
+        persons: PersonRegistry | None = None,
     ) -> None:
         self.on_erase = on_erase
-        #: Other contexts' erasers; the container appends to it while wiring.
-        self.erasers: list[Eraser] = []
         self.store = store
         self.profiles = profiles
         self.events = events
         self.clock = clock
         self.consent_defaults = consent_defaults
         self.recent_events = recent_events
+        #: What the profiles context holds on a person; erased after every other context.
+        self.own = ProfilesData(profiles, events, clock, self.view)
+        #: Every context's data on people, this one first; each context registers its own
+        #: while the container wires it.
+        self.persons = persons if persons is not None else PersonRegistry()
+        self.persons.register(self.own)
 
     def _resolve(self, conn: Any, workspace_id: str, ref: str) -> str:
         if ":" in ref and parse_kind_value(ref) is None:
@@ -97,7 +95,7 @@ class ProfileService:
             ]
             out["merged_from"] = merged
             out["recent_events"] = [
-                _event_view(e)
+                event_view(e)
                 for e in self.events.events_of(
                     conn, workspace_id, [pid, *merged], limit=self.recent_events
                 )
@@ -105,31 +103,33 @@ class ProfileService:
         return out
 
     def export(self, workspace_id: str, ref: str) -> dict[str, Any]:
-        """Everything held on one person (right of access)."""
+        """Everything held on one person (right of access): the profile context's rows
+        under their historical keys, then every other context's under its name."""
+        for data in self.persons:
+            data.flush()  # rows queued in memory are the person's too
+        ws = WorkspaceId(workspace_id)
         with self.store.read() as conn:
             pid = self._resolve(conn, workspace_id, ref)
-            state = self.profiles.load_profiles(conn, workspace_id, [pid], lock=False)[pid]
             merged = self.profiles.merged_from(conn, workspace_id, pid)
-            history = self.profiles.history(conn, workspace_id, pid)
-            out = self.view(state, workspace_id)
-            out["identities"] = [
-                {**i, "created_at": to_iso(i["created_at"])}
-                for i in self.profiles.identities_of(conn, workspace_id, pid)
-            ]
+            ids = [ProfileId(p) for p in (pid, *merged)]
+            own = self.own.export(conn, ws, ids)
+            out: dict[str, Any] = own["profile"][0]
+            out["identities"] = own["identity"]
             out["merged_from"] = merged
-            out["trait_times"] = {k: to_iso(v) for k, v in state.trait_times.items()}
-            out["consent_history"] = [{**c, "at": to_iso(c["at"])} for c in history["consent"]]
-            out["merge_history"] = [{**m, "at": to_iso(m["at"])} for m in history["merges"]]
-            out["events"] = [
-                _event_view(e)
-                for e in self.events.events_of(conn, workspace_id, [pid, *merged], limit=None)
-            ]
+            out["consent_history"] = own["consent_log"]
+            out["merge_history"] = own["profile_merge"]
+            out["events"] = own["event"]
+            out["dead_letters"] = own["dead_letter"]
+            for data in self.persons:
+                if data is not self.own:
+                    out[data.name] = data.export(conn, ws, ids)
             out["exported_at"] = to_iso(self.clock.now_ms())
         return out
 
     def erase(self, workspace_id: str, ref: str) -> dict[str, Any]:
-        """Erase a person: profile, merged profiles, identities, events, consent and merge
-        history, dead letters naming them. Hashed suppressions stop late events."""
+        """Erase a person: every context's rows on them (see `PersonRegistry`), then the
+        profile, merged profiles, identities, events, consent and merge history, dead letters
+        naming them, in one transaction. Hashed suppressions stop late events."""
         with self.store.write() as conn:
             pid = self._resolve(conn, workspace_id, ref)
             keys = self._keys_of(conn, workspace_id, pid)
@@ -140,13 +140,15 @@ class ProfileService:
             pid = self._resolve(conn, workspace_id, ref)
             keys = self._keys_of(conn, workspace_id, pid)
             self.profiles.lock_keys(conn, workspace_id, keys)
-            ids = [pid, *self.profiles.merged_from(conn, workspace_id, pid)]
-            anonymous = [v for k, v in keys if k == "anonymous_id"]
-            users = [v for k, v in keys if k == "user_id"]
-            counts = self.events.erase(conn, workspace_id, ids, anonymous, users)
-            for eraser in self.erasers:
-                counts.update(eraser(conn, workspace_id, ids))
-            counts.update(self.profiles.erase(conn, workspace_id, ids, self.clock.now_ms()))
+            merged = self.profiles.merged_from(conn, workspace_id, pid)
+            ids = [ProfileId(p) for p in (pid, *merged)]
+            ws = WorkspaceId(workspace_id)
+            counts: dict[str, int] = {}
+            # Other contexts first: they may look up the identities the last one deletes.
+            for data in self.persons:
+                if data is not self.own:
+                    counts.update(data.erase(conn, ws, ids))
+            counts.update(self.own.erase(conn, ws, ids))
         if self.on_erase is not None:
             self.on_erase()  # the ingest writer's cache must not keep the erased states
         return {"profile_id": pid, "erased": counts}

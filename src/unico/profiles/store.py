@@ -10,8 +10,8 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from unico.core.types import EpochMs, JSONObject
+from unico.db.engine import DbapiSource
 from unico.profiles.identity import IdentityKey
-from unico.store.engine import DbapiSource
 
 
 @dataclass(slots=True)

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
-from unico.collect.validation import consent_changes
 from unico.core.event import Event
 from unico.core.ids import new_id
 from unico.core.types import EpochMs
 from unico.profiles import consent as consent_rules
 from unico.profiles import features
 from unico.profiles.cache import ProfileCache
+from unico.profiles.consent import consent_changes
 from unico.profiles.identity import IdentityKey, event_keys, person_traits, suppression_hash
 from unico.profiles.store import (
     JSON_COLUMNS,

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from threadpoolctl import threadpool_limits
 
 from unico.core.errors import InvalidInput
+from unico.core.spec import first_error
 from unico.recommend.als import ALSRecommender
 from unico.recommend.base import Recommender
 from unico.recommend.ease import EASERecommender
@@ -195,6 +196,5 @@ def read_settings(path: Path) -> ModelSettings:
     try:
         return ModelSettings(**document["settings"])
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{path}: settings.{where}: {first['msg']}", field="settings") from None
+        where, message = first_error(exc, "settings")
+        raise InvalidInput(f"{path}: {where}: {message}", field="settings") from None

@@ -33,6 +33,8 @@ from sqlalchemy import (
 )
 
 from unico.core.types import EpochMs
+from unico.db.schema import event, profile
+from unico.db.segments_schema import segment_list_entry, segment_membership
 from unico.profiles.store import ProfileState
 from unico.segments import ast
 from unico.segments.catalog import (
@@ -45,9 +47,7 @@ from unico.segments.catalog import (
 )
 from unico.segments.sql import aggregate_events, compile_condition
 from unico.segments.windows import Window
-from unico.store.schema import event, profile
 from unico.store.segments import SqlSegmentStore
-from unico.store.segments_schema import segment_list_entry, segment_membership
 
 #: (step, done, total): what a progress bar shows.
 Progress = Callable[[str, int, int], None]

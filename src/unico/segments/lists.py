@@ -23,11 +23,11 @@ from sqlalchemy import Connection
 from unico.core.clock import Clock
 from unico.core.errors import InvalidInput, NotFound
 from unico.core.types import EpochMs
+from unico.db.engine import Store
 from unico.profiles.identity import normalize_kind, normalize_value, parse_kind_value
 from unico.profiles.store import ProfileState, ProfileStore
 from unico.segments.catalog import STATIC, CompiledSegment
 from unico.segments.realtime import SegmentEngine, Trigger
-from unico.store.engine import Store
 from unico.store.segments import SqlSegmentStore
 
 PROFILE_ID = "profile_id"

@@ -41,6 +41,7 @@ from sqlalchemy import Connection
 
 from unico.collect.pipeline import ProfiledGroup
 from unico.core.event import Event
+from unico.core.revisions import RevisionCache
 from unico.core.types import EpochMs
 from unico.profiles.identity import event_keys
 from unico.profiles.store import ProfileState
@@ -130,21 +131,21 @@ class SegmentEngine:
         self.events = events
         self.consent_defaults = consent_defaults
         self.max_points = max_points
-        self._catalogs: dict[str, Catalog] = {}
+        # check_seconds=0: read inside the transaction that may have just changed them.
+        self._catalogs: RevisionCache[Catalog] = RevisionCache(
+            revision=segments.version,
+            build=lambda conn, ws, version: compile_catalog(version, segments.segments(conn, ws)),
+            check_seconds=0,
+        )
         #: When a list is given, each profile evaluation's (wall, CPU) seconds are appended.
         self.timings = timings
 
     def forget(self) -> None:
-        self._catalogs.clear()
+        self._catalogs.forget()
 
     def catalog(self, conn: Connection, workspace_id: str) -> Catalog:
         """The workspace's compiled segments; one version read per call."""
-        version = self.segments.version(conn, workspace_id)
-        cached = self._catalogs.get(workspace_id)
-        if cached is None or cached.version != version:
-            cached = compile_catalog(version, self.segments.segments(conn, workspace_id))
-            self._catalogs[workspace_id] = cached
-        return cached
+        return self._catalogs.get(conn, workspace_id)
 
     def process(
         self,

@@ -28,13 +28,13 @@ from functools import partial
 from typing import Any
 
 from unico.core.types import EpochMs
+from unico.db.engine import Store
 from unico.segments import ast
 from unico.segments.batch import Backfill, Progress
 from unico.segments.catalog import Catalog, CompiledSegment
 from unico.segments.dependencies import prerequisites
 from unico.segments.realtime import SegmentEngine
 from unico.segments.windows import aggregate_key
-from unico.store.engine import Store
 
 #: Connections a PostgreSQL recompute uses by default: the database server's cores (two on
 #: the machines Unico is measured on); more only queue for the same cores.

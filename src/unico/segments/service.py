@@ -16,6 +16,7 @@ from unico.core.clock import Clock, to_iso
 from unico.core.errors import Conflict, InvalidInput, NotFound
 from unico.core.ids import new_id
 from unico.core.types import EpochMs
+from unico.db.engine import Store
 from unico.profiles.store import ProfileStore
 from unico.segments import ast
 from unico.segments.batch import Backfill, BackfillResult, Progress, _nothing
@@ -28,7 +29,6 @@ from unico.segments.parser import parse
 from unico.segments.realtime import SegmentEngine
 from unico.segments.recompute import POSTGRES_WORKERS, Rebuild
 from unico.segments.windows import Window, aggregate_key
-from unico.store.engine import Store
 from unico.store.segments import SegmentRow, SqlSegmentStore
 
 MAX_PAGE = 1000
@@ -382,7 +382,3 @@ class SegmentService:
                 }
             )
         return {"profile_id": pid, "segments": out}
-
-    def erase(self, conn: Any, workspace_id: str, profile_ids: Sequence[str]) -> dict[str, int]:
-        """The eraser the profiles service calls: memberships, windows, schedule, entries."""
-        return self.segments.erase(conn, workspace_id, list(profile_ids))

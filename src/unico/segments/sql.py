@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, Engine
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import KeyedColumnElement
 
+from unico.db.schema import event, profile
 from unico.profiles.consent import DEFAULT_CONSENT, PURPOSES
 from unico.segments import semantics
 from unico.segments.ast import (
@@ -58,7 +59,6 @@ from unico.segments.evaluate import (
     timestamp_ms,
 )
 from unico.segments.semantics import FIELD_KINDS, Kind, Rep
-from unico.store.schema import event, profile
 
 Bool = ColumnElement[bool]
 SegmentClause = Callable[[str], ColumnElement[bool]]

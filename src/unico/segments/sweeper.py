@@ -11,13 +11,13 @@ again every ``poll_seconds``. Tests drive it with `Sweeper.run_due` after moving
 from __future__ import annotations
 
 import logging
-import threading
 
 from unico.core.clock import Clock
 from unico.core.types import EpochMs
+from unico.core.worker import Worker
+from unico.db.engine import Store
 from unico.profiles.store import ProfileStore
 from unico.segments.realtime import SegmentEngine, Trigger
-from unico.store.engine import Store
 from unico.store.segments import SqlSegmentStore
 
 log = logging.getLogger("unico.segments")
@@ -46,9 +46,15 @@ class Sweeper:
         self.profiles = profiles
         self.clock = clock
         self.poll_seconds = poll_seconds
-        self._wake = threading.Event()
-        self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(
+            "unico-sweeper",
+            self._step,
+            interval=poll_seconds,
+            run_first=True,
+            logger=log,
+            failure="segment sweep failed",
+            level=logging.WARNING,
+        )
 
     def run_due(self, now: EpochMs | None = None) -> int:
         """Re-evaluate every profile due at ``now`` (default: the clock); returns how many."""
@@ -88,33 +94,23 @@ class Sweeper:
     # -- the background thread --------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="unico-sweeper", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._worker.stop()
 
     def poke(self) -> None:
         """Something was scheduled: look again now."""
-        self._wake.set()
+        self._worker.wake()
 
-    def _run(self) -> None:
-        while not self._stopping:
-            wait = self.poll_seconds
-            try:
-                earliest = self.earliest()
-                now = self.clock.now_ms()
-                if earliest is not None and earliest <= now and self.run_due(now):
-                    continue
-                if earliest is not None:
-                    wait = min(wait, (earliest - now) / 1000)
-            except Exception:  # a busy or unreachable store: try again later
-                log.warning("segment sweep failed", exc_info=True)
-            self._wake.wait(max(wait, 0.01))
-            self._wake.clear()
+    def _step(self) -> float:
+        """One round of the thread; how long to sleep before the next (a failing store
+        waits ``poll_seconds``)."""
+        wait = self.poll_seconds
+        earliest = self.earliest()
+        now = self.clock.now_ms()
+        if earliest is not None and earliest <= now and self.run_due(now):
+            return 0  # there may be more due: look again at once
+        if earliest is not None:
+            wait = min(wait, (earliest - now) / 1000)
+        return max(wait, 0.01)

@@ -1,4 +1,4 @@
-"""How the container builds the segments context: engine, services, listener, eraser."""
+"""How the container builds the segments context: engine, services, listener, person data."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from unico.collect.pipeline import IngestPipeline
 from unico.core.settings import Settings
+from unico.segments.persons import SegmentData
 from unico.segments.realtime import SegmentEngine, SegmentListener
 from unico.segments.service import SegmentService
 from unico.segments.sql import install_sqlite_functions
@@ -55,4 +56,4 @@ def wire_segments(
     )
     if pipeline is not None:
         pipeline.listeners.append(SegmentListener(engine))
-    container.profiles.erasers.append(container.segments.erase)
+    container.profiles.persons.register(SegmentData(segment_store, profile_store))

@@ -11,9 +11,9 @@ from sqlalchemy import Connection, Row, delete, func, or_, select, update
 from unico.catalog.model import CATEGORY_SEPARATOR, Item
 from unico.catalog.store import InteractionRow, TailRow, Totals
 from unico.core.types import EpochMs
-from unico.store.bulk import Bulk, chunked
-from unico.store.decide_schema import catalog_version, interaction, item
-from unico.store.engine import DbapiSource, Store
+from unico.db.bulk import Bulk, chunked
+from unico.db.decide_schema import catalog_version, interaction, item
+from unico.db.engine import DbapiSource, Store
 from unico.store.profiles import chunks
 
 #: Items per INSERT: 23 values each stays well under SQLite's bound-parameter limit.
@@ -218,6 +218,20 @@ class SqlCatalogStore:
             )
             deleted += conn.execute(query).rowcount
         return deleted
+
+    def export_interactions(
+        self, conn: Connection, workspace_id: str, profile_ids: list[str]
+    ) -> list[dict[str, Any]]:
+        c = interaction.c
+        return [
+            dict(r._mapping)
+            for part in chunks(profile_ids)
+            for r in conn.execute(
+                select(c.profile_id, c.item_id, c.kind, c.weight, c.at)
+                .where(c.workspace_id == workspace_id, c.profile_id.in_(part))
+                .order_by(c.at, c.id)
+            )
+        ]
 
     def recent(
         self, conn: DbapiSource, workspace_id: str, profile_id: str, limit: int

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, ColumnElement, Connection, delete, func, select, update
 
 from unico.core.types import EpochMs
-from unico.store.bulk import Bulk, chunked, dumps
-from unico.store.decide_schema import decision, decision_outcome, placement, placement_revision
-from unico.store.engine import Store
+from unico.db.bulk import Bulk, chunked, dumps
+from unico.db.decide_schema import decision, decision_outcome, placement, placement_revision
+from unico.db.engine import Store
 
 #: Decision rows per INSERT statement (13 values each: far under SQLite's parameter limit).
 DECISIONS_PER_STATEMENT = 50
@@ -166,14 +166,14 @@ class SqlDecideStore:
         )
         return {str(r[0]): int(r[1]) for r in rows}
 
-    def erase(
+    def _decision_ids(
         self,
         conn: Connection,
         workspace_id: str,
         profile_ids: Sequence[str],
         anonymous_ids: Sequence[str],
         user_ids: Sequence[str],
-    ) -> dict[str, int]:
+    ) -> list[str]:
         # One lookup per partial index (see `decide_schema.decision`): a known person's rows
         # by profile, the rows of requests that found no profile by the ids they named.
         lookups: list[ColumnElement[bool]] = [decision.c.profile_id.in_(profile_ids)]
@@ -190,6 +190,17 @@ class SqlDecideStore:
                 )
             )
             ids.update(r[0] for r in found)
+        return sorted(ids)
+
+    def erase(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        profile_ids: Sequence[str],
+        anonymous_ids: Sequence[str],
+        user_ids: Sequence[str],
+    ) -> dict[str, int]:
+        ids = self._decision_ids(conn, workspace_id, profile_ids, anonymous_ids, user_ids)
         outcomes = conn.execute(
             delete(decision_outcome).where(
                 decision_outcome.c.workspace_id == workspace_id,
@@ -197,7 +208,7 @@ class SqlDecideStore:
             )
         ).rowcount
         decisions = 0
-        for part in chunked(sorted(ids), 500):
+        for part in chunked(ids, 500):
             outcomes += conn.execute(
                 delete(decision_outcome).where(
                     decision_outcome.c.workspace_id == workspace_id,
@@ -210,3 +221,42 @@ class SqlDecideStore:
                 )
             ).rowcount
         return {"decision": decisions, "decision_outcome": outcomes}
+
+    def export_person(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        profile_ids: Sequence[str],
+        anonymous_ids: Sequence[str],
+        user_ids: Sequence[str],
+    ) -> dict[str, list[dict[str, Any]]]:
+        ids = self._decision_ids(conn, workspace_id, profile_ids, anonymous_ids, user_ids)
+        o = decision_outcome.c
+        decisions: list[dict[str, Any]] = []
+        outcomes: dict[int, dict[str, Any]] = {}  # by row id: both lookups may find a row
+        for part in chunked(ids, 500):
+            rows = conn.execute(
+                select(decision)
+                .where(decision.c.workspace_id == workspace_id, decision.c.decision_id.in_(part))
+                .order_by(decision.c.at, decision.c.decision_id)
+            )
+            decisions += [dict(r._mapping) for r in rows]
+            found = conn.execute(
+                select(decision_outcome).where(
+                    o.workspace_id == workspace_id, o.decision_id.in_(part)
+                )
+            )
+            outcomes.update((r.id, dict(r._mapping)) for r in found)
+        found = conn.execute(
+            select(decision_outcome).where(
+                o.workspace_id == workspace_id, o.profile_id.in_(profile_ids)
+            )
+        )
+        outcomes.update((r.id, dict(r._mapping)) for r in found)
+        for row in decisions:
+            del row["workspace_id"]
+        shown = sorted(outcomes.values(), key=lambda r: (r["at"], r["id"]))
+        for row in shown:
+            del row["workspace_id"], row["id"]
+        decisions.sort(key=lambda r: r["at"])
+        return {"decision": decisions, "decision_outcome": shown}

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, delete, select
 
 from unico.collect.store import AggregateKey, DeadLetter
 from unico.core.event import STORED_COLUMNS, Event
 from unico.core.types import EpochMs
-from unico.store.bulk import ROWS_PER_STATEMENT, Bulk, chunked, dumps
-from unico.store.engine import Store
+from unico.db.bulk import ROWS_PER_STATEMENT, Bulk, chunked, dumps
+from unico.db.engine import Store
+from unico.db.schema import dead_letter, event, event_aggregate
 from unico.store.profiles import chunks
-from unico.store.schema import dead_letter, event, event_aggregate
+
+
+def _named(
+    table: Table,
+    workspace_id: str,
+    anonymous_ids: list[str],
+    user_ids: list[str],
+    *where: ColumnElement[bool],
+) -> Iterator[ColumnElement[bool]]:
+    """The conditions of the rows naming a person by user id, or by anonymous id alone: a
+    row that also carries another user id is that user's (on a shared device the anonymous
+    id is several people's, and erasing one spares the others)."""
+    same_ws = table.c.workspace_id == workspace_id
+    for part in chunks(user_ids):
+        yield and_(same_ws, table.c.user_id.in_(part), *where)
+    for part in chunks(anonymous_ids):
+        yield and_(same_ws, table.c.anonymous_id.in_(part), table.c.user_id.is_(None), *where)
 
 
 def _erase_named(
@@ -24,20 +41,40 @@ def _erase_named(
     user_ids: list[str],
     *where: ColumnElement[bool],
 ) -> int:
-    """Delete the rows naming a person by user id, or by anonymous id alone: a row that also
-    carries another user id is that user's (on a shared device the anonymous id is several
-    people's, and erasing one spares the others). Returns how many rows went."""
-    deleted = 0
-    same_ws = table.c.workspace_id == workspace_id
-    for part in chunks(user_ids):
-        query = delete(table).where(same_ws, table.c.user_id.in_(part), *where)
-        deleted += conn.execute(query).rowcount
-    for part in chunks(anonymous_ids):
-        query = delete(table).where(
-            same_ws, table.c.anonymous_id.in_(part), table.c.user_id.is_(None), *where
-        )
-        deleted += conn.execute(query).rowcount
-    return deleted
+    """Delete the rows `_named` finds; returns how many went."""
+    return sum(
+        conn.execute(delete(table).where(condition)).rowcount
+        for condition in _named(table, workspace_id, anonymous_ids, user_ids, *where)
+    )
+
+
+def _event_row(r: Any) -> dict[str, Any]:
+    return {
+        "message_id": r.message_id,
+        "type": r.type,
+        "name": r.name,
+        "anonymous_id": r.anonymous_id,
+        "user_id": r.user_id,
+        "group_id": r.group_id,
+        "previous_id": r.previous_id,
+        "timestamp": r.timestamp,
+        "received_at": r.received_at,
+        "properties": r.properties,
+        "traits": r.traits,
+        "context": r.context,
+        "integrations": r.integrations,
+    }
+
+
+def _dead_letter_row(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "received_at": r.received_at,
+        "code": r.code,
+        "reason": r.reason,
+        "field": r.field,
+        "payload": r.payload,
+    }
 
 
 class SqlEventStore:
@@ -145,24 +182,7 @@ class SqlEventStore:
         )
         if limit is not None:
             query = query.limit(limit)
-        return [
-            {
-                "message_id": r.message_id,
-                "type": r.type,
-                "name": r.name,
-                "anonymous_id": r.anonymous_id,
-                "user_id": r.user_id,
-                "group_id": r.group_id,
-                "previous_id": r.previous_id,
-                "timestamp": r.timestamp,
-                "received_at": r.received_at,
-                "properties": r.properties,
-                "traits": r.traits,
-                "context": r.context,
-                "integrations": r.integrations,
-            }
-            for r in conn.execute(query)
-        ]
+        return [_event_row(r) for r in conn.execute(query)]
 
     def erase(
         self,
@@ -189,6 +209,27 @@ class SqlEventStore:
         )
         return counts
 
+    def export_person(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        profile_ids: list[str],
+        anonymous_ids: list[str],
+        user_ids: list[str],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The rows `erase` deletes, per table (times in epoch ms)."""
+        events = self.events_of(conn, workspace_id, profile_ids, limit=None)
+        for condition in _named(
+            event, workspace_id, anonymous_ids, user_ids, event.c.profile_id.is_(None)
+        ):
+            events += [_event_row(r) for r in conn.execute(select(event).where(condition))]
+        letters = [
+            {**_dead_letter_row(r), "anonymous_id": r.anonymous_id, "user_id": r.user_id}
+            for condition in _named(dead_letter, workspace_id, anonymous_ids, user_ids)
+            for r in conn.execute(select(dead_letter).where(condition).order_by(dead_letter.c.id))
+        ]
+        return {"event": events, "dead_letter": letters}
+
     def dead_letters(
         self, conn: Connection, workspace_id: str, *, limit: int, before: int | None
     ) -> list[dict[str, Any]]:
@@ -196,17 +237,7 @@ class SqlEventStore:
         if before is not None:
             query = query.where(dead_letter.c.id < before)
         rows = conn.execute(query.order_by(dead_letter.c.id.desc()).limit(limit))
-        return [
-            {
-                "id": r.id,
-                "received_at": r.received_at,
-                "code": r.code,
-                "reason": r.reason,
-                "field": r.field,
-                "payload": r.payload,
-            }
-            for r in rows
-        ]
+        return [_dead_letter_row(r) for r in rows]
 
     def aggregates(
         self, conn: Connection, workspace_id: str, *, since_day: int

@@ -18,14 +18,14 @@ from sqlalchemy import (
 )
 
 from unico.core.types import EpochMs
-from unico.store.engine import Store
-from unico.store.experiments_metrics import ExperimentMetrics, Measure, Sums, exposed
-from unico.store.experiments_schema import (
+from unico.db.engine import Store
+from unico.db.experiments_schema import (
     experiment,
     experiment_allocation,
     experiment_revision,
     exposure,
 )
+from unico.store.experiments_metrics import ExperimentMetrics, Measure, Sums, exposed
 
 
 class SqlExperimentStore:
@@ -214,16 +214,42 @@ class SqlExperimentStore:
         anonymous_ids: Sequence[str],
         user_ids: Sequence[str] = (),
     ) -> int:
-        people = [exposure.c.profile_id.in_(profile_ids), exposure.c.unit_id.in_(profile_ids)]
-        if anonymous_ids:
-            people.append(exposure.c.anonymous_id.in_(anonymous_ids))
-        if user_ids:
-            people.append(exposure.c.user_id.in_(user_ids))
+        people = _exposed_person(profile_ids, anonymous_ids, user_ids)
         return int(
             conn.execute(
-                delete(exposure).where(exposure.c.workspace_id == workspace_id, or_(*people))
+                delete(exposure).where(exposure.c.workspace_id == workspace_id, people)
             ).rowcount
         )
+
+    def export_person(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        profile_ids: Sequence[str],
+        anonymous_ids: Sequence[str],
+        user_ids: Sequence[str] = (),
+    ) -> list[dict[str, Any]]:
+        """The exposures `erase` deletes, oldest first (times in epoch ms)."""
+        people = _exposed_person(profile_ids, anonymous_ids, user_ids)
+        rows = conn.execute(
+            select(exposure)
+            .where(exposure.c.workspace_id == workspace_id, people)
+            .order_by(exposure.c.at, exposure.c.experiment_id)
+        )
+        return [{k: v for k, v in r._mapping.items() if k != "workspace_id"} for r in rows]
+
+
+def _exposed_person(
+    profile_ids: Sequence[str], anonymous_ids: Sequence[str], user_ids: Sequence[str]
+) -> ColumnElement[bool]:
+    """The exposures naming a person: by profile (as unit or as known profile), by the
+    anonymous and user ids they were exposed with."""
+    people = [exposure.c.profile_id.in_(profile_ids), exposure.c.unit_id.in_(profile_ids)]
+    if anonymous_ids:
+        people.append(exposure.c.anonymous_id.in_(anonymous_ids))
+    if user_ids:
+        people.append(exposure.c.user_id.in_(user_ids))
+    return or_(*people)
 
 
 __all__ = ["Measure", "SqlExperimentStore", "Sums"]

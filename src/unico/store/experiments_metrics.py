@@ -38,10 +38,10 @@ from sqlalchemy import (
 )
 
 from unico.core.types import EpochMs
-from unico.store.engine import Store
-from unico.store.experiments_schema import exposure
+from unico.db.engine import Store
+from unico.db.experiments_schema import exposure
+from unico.db.schema import event
 from unico.store.merge_groups import person_groups
-from unico.store.schema import event
 
 #: Exposed profile (``unit``) -> each profile of its person (``member``), while a query runs.
 unit_member = table("unico_unit_member", column("unit"), column("member"))

@@ -5,7 +5,7 @@ stored before it keep the loser's id; the store re-points older losers to the ne
 but chains of a few hops can still be left by concurrent merges. A person is a root (a
 profile merged into nothing) with every profile whose ``merged_into`` chain leads to it.
 
->>> from unico.store.engine import Store
+>>> from unico.db.engine import Store
 >>> store = Store("sqlite://"); store.upgrade()
 >>> with store.read() as conn:
 ...     person_groups(conn, "ws", select(profile.c.profile_id))
@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, literal, select, union_all
 
+from unico.db.schema import profile
 from unico.store.profiles import MAX_MERGE_HOPS, chunks
-from unico.store.schema import profile
 
 
 def person_groups(

@@ -23,11 +23,11 @@ from sqlalchemy import (
 )
 
 from unico.core.types import EpochMs
+from unico.db.bulk import Bulk, chunked, dumps
+from unico.db.engine import DbapiSource, Store
+from unico.db.schema import consent_log, identity, profile, profile_merge, suppression
 from unico.profiles.identity import IdentityKey, parse_kind_value, suppression_hash
 from unico.profiles.store import JSON_COLUMNS, ProfileChanges, ProfileState
-from unico.store.bulk import Bulk, chunked, dumps
-from unico.store.engine import DbapiSource, Store
-from unico.store.schema import consent_log, identity, profile, profile_merge, suppression
 
 T = TypeVar("T")
 #: Rows per IN list: well under SQLite's bound-parameter limit.

@@ -24,11 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from unico.core.types import EpochMs
-from unico.store.bulk import Bulk, dumps
-from unico.store.engine import Store
-from unico.store.profiles import chunks
-from unico.store.schema import Json, profile
-from unico.store.segments_schema import (
+from unico.db.bulk import Bulk, dumps
+from unico.db.engine import Store
+from unico.db.schema import Json, profile
+from unico.db.segments_schema import (
     segment,
     segment_catalog,
     segment_list_entry,
@@ -36,6 +35,7 @@ from unico.store.segments_schema import (
     segment_schedule,
     segment_window,
 )
+from unico.store.profiles import chunks
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +61,18 @@ def _row(r: Any) -> SegmentRow:
     return SegmentRow(
         r.segment_id, r.name, r.kind, r.condition, r.description, r.created_at, r.updated_at
     )
+
+
+def _keyed(keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
+    """List entries naming one of these (kind, value) identities."""
+    e = segment_list_entry.c
+    return or_(*(and_(e.kind == k, e.value == v) for k, v in keys))
+
+
+def _person_row(r: Any) -> dict[str, Any]:
+    row = dict(r._mapping)
+    del row["workspace_id"]
+    return row
 
 
 class SqlSegmentStore:
@@ -397,6 +409,53 @@ class SqlSegmentStore:
                 deleted += conn.execute(query).rowcount
             counts[table.name] = deleted
         return counts
+
+    def erase_pending(
+        self, conn: Connection, workspace_id: str, keys: Sequence[tuple[str, str]]
+    ) -> int:
+        """Delete the list entries still waiting for one of these identities."""
+        e = segment_list_entry.c
+        return sum(
+            conn.execute(
+                delete(segment_list_entry).where(
+                    e.workspace_id == workspace_id, e.profile_id.is_(None), _keyed(part)
+                )
+            ).rowcount
+            for part in chunks(sorted(set(keys)))
+        )
+
+    def export_person(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        profile_ids: list[str],
+        keys: Sequence[tuple[str, str]],
+    ) -> dict[str, list[dict[str, Any]]]:
+        """What `erase` and `erase_pending` delete, per table (times in epoch ms): the
+        person's memberships, window states, schedule, and list entries resolved to them or
+        waiting for one of their identities (``keys``)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for table in (segment_membership, segment_window, segment_schedule, segment_list_entry):
+            out[table.name] = [
+                _person_row(r)
+                for part in chunks(profile_ids)
+                for r in conn.execute(
+                    select(table).where(
+                        table.c.workspace_id == workspace_id, table.c.profile_id.in_(part)
+                    )
+                )
+            ]
+        e = segment_list_entry.c
+        out[segment_list_entry.name] += [
+            _person_row(r)
+            for part in chunks(sorted(set(keys)))
+            for r in conn.execute(
+                select(segment_list_entry).where(
+                    e.workspace_id == workspace_id, e.profile_id.is_(None), _keyed(part)
+                )
+            )
+        ]
+        return out
 
     # -- reads for the API ------------------------------------------------------------------
 

@@ -7,26 +7,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from unico.collect.models import ErrorResponse
 from unico.container import Container
 from unico.core.clock import parse_iso_ms, to_iso
 from unico.core.errors import InvalidInput
+from unico.core.spec import invalid_input
 from unico.profiles.service import ProfileFilter
 from unico.web.auth import secret_principal
+from unico.web.responses import error_responses
 from unico.workspaces.model import Principal
 
 router = APIRouter(
     tags=["admin"],
-    responses={
-        status: {"model": ErrorResponse, "description": text}
-        for status, text in (
-            (400, "Bad request"),
-            (401, "Missing or unknown secret key"),
-            (403, "A write key was sent"),
-            (404, "Not found"),
-            (422, "Invalid parameter"),
-        )
-    },
+    responses=error_responses(400, 401, 403, 404, 422),
 )
 
 ProfileRef = Annotated[
@@ -151,8 +143,7 @@ def patch_workspace(patch: WorkspacePatch, who: Auth, c: Deps) -> dict[str, Any]
     try:
         c.workspaces.update_settings(who.workspace_id, patch.model_dump(exclude_none=True))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidInput(first["msg"], field=".".join(map(str, first["loc"])) or None) from None
+        raise invalid_input(exc) from None
     return _workspace_view(c, who.workspace_id)
 
 

@@ -26,9 +26,10 @@ from __future__ import annotations
 import fcntl
 import mmap
 import os
-import threading
 import time
 from pathlib import Path
+
+from unico.core.worker import Worker
 
 #: The environment variable naming the shared file (set by `serve_workers`).
 ENV = "UNICO_CONNECTION_SLOTS"
@@ -143,10 +144,6 @@ def join() -> ConnectionShares | None:
         return _shares
     shares = _shares = ConnectionShares(Path(path))
 
-    def beat() -> None:
-        while True:
-            time.sleep(HEARTBEAT_S)
-            shares.beat()
-
-    threading.Thread(target=beat, name="unico-connection-heartbeat", daemon=True).start()
+    # Never stopped: the heartbeat lasts as long as the worker process.
+    Worker("unico-connection-heartbeat", shares.beat, interval=HEARTBEAT_S).start()
     return shares

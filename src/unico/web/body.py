@@ -1,4 +1,8 @@
-"""Reading request bodies within limits: size (before and after gzip) and JSON syntax."""
+"""Reading request bodies within limits: size (before and after gzip) and JSON syntax.
+
+Every endpoint that takes a body reads it here, so the limits and the errors are the
+same everywhere: a body that cannot be read (truncated, bad gzip, not JSON) is 400
+``invalid_json``, one too large 413, an unknown encoding 415."""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from starlette.requests import ClientDisconnect
 from unico.core.errors import InvalidJSON, PayloadTooLarge, UnsupportedMediaType
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The parsed JSON body; 413 past ``limit`` bytes (checked as it streams), 400 if not JSON."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, gunzipped; 413 past ``limit`` bytes (checked as it streams, and again
+    as it inflates), 415 for an encoding other than gzip."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("gzip", "identity", ""):
         raise UnsupportedMediaType(
@@ -33,8 +38,12 @@ async def read_json(request: Request, limit: int) -> Any:
     except ClientDisconnect:
         raise InvalidJSON("the client disconnected before sending the whole body") from None
     data = b"".join(chunks)
-    if encoding == "gzip":
-        data = _gunzip(data, limit)
+    return _gunzip(data, limit) if encoding == "gzip" else data
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The parsed JSON body (`read_body`'s limits); 400 ``invalid_json`` if not JSON."""
+    data = await read_body(request, limit)
     if not data.strip():
         raise InvalidJSON("the body is empty; send a JSON object", field="body")
     try:

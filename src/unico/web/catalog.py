@@ -6,32 +6,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
 
 from unico.catalog.importer import Format
-from unico.collect.models import ErrorResponse
 from unico.core.errors import (
     InvalidInput,
-    PayloadTooLarge,
     UnsupportedMediaType,
 )
 from unico.web.admin import Auth, Deps
-from unico.web.body import _gunzip, read_json
+from unico.web.body import read_body, read_json
+from unico.web.responses import error_responses
 
 router = APIRouter(
     tags=["catalog"],
-    responses={
-        status: {"model": ErrorResponse, "description": text}
-        for status, text in (
-            (400, "Bad request"),
-            (401, "Missing or unknown secret key"),
-            (403, "A write key was sent"),
-            (404, "Unknown item"),
-            (413, "Body too large"),
-            (415, "Unsupported Content-Type or Content-Encoding"),
-            (422, "Invalid parameter"),
-        )
-    },
+    responses=error_responses(400, 401, 403, 404, 413, 415, 422, say={404: "Unknown item"}),
 )
 
 ItemId = Annotated[str, Path(min_length=1, max_length=255, description="The item's id.")]
@@ -46,30 +33,6 @@ IMPORT_TYPES: dict[str, Format] = {
     "application/jsonlines": "jsonl",
     "application/x-jsonlines": "jsonl",
 }
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body within ``limit`` bytes (before and after gzip), as `read_json` reads it."""
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding not in ("gzip", "identity", ""):
-        raise UnsupportedMediaType(
-            f"unsupported Content-Encoding {encoding!r}; use gzip", field="content-encoding"
-        )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"the body is {declared} bytes; the limit is {limit}", field="body")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"the body is over the limit of {limit} bytes", field="body")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise InvalidInput("the client disconnected before sending the whole body") from None
-    data = b"".join(chunks)
-    return _gunzip(data, limit) if encoding == "gzip" else data
 
 
 @router.post("/v1/catalog/items", summary="Create or replace items")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -27,7 +26,6 @@ from unico.collect.models import (
     TYPE_MODELS,
     BatchRequest,
     ConsentRequest,
-    ErrorResponse,
     IngestResponse,
 )
 from unico.collect.pipeline import Receipt, Submission
@@ -40,24 +38,23 @@ from unico.core.ids import new_id
 from unico.profiles.consent import PURPOSES
 from unico.web.auth import header_write_principal, write_principal
 from unico.web.body import read_json
+from unico.web.responses import error_responses, json_response
 
 router = APIRouter(tags=["collect"])
 log = logging.getLogger("unico.web")
 
 MAX_REPORTED_ERRORS = 50
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse, "description": text}
-    for status, text in (
-        (400, "Invalid JSON or event"),
-        (401, "Missing or unknown write key"),
-        (403, "A secret key was sent"),
-        (413, "Body or event over the limit"),
-        (415, "Unsupported Content-Encoding (use gzip or none)"),
-        (429, "Ingest queue full; retry after Retry-After"),
-        (503, "Store busy or unavailable; retry"),
-    )
+#: What this router's errors mean, where the admin API's words do not say it.
+_SAY = {
+    400: "Invalid JSON or event",
+    401: "Missing or unknown write key",
+    403: "A secret key was sent",
+    413: "Body or event over the limit",
+    415: "Unsupported Content-Encoding (use gzip or none)",
+    429: "Ingest queue full; retry after Retry-After",
 }
+_ERRORS = error_responses(400, 401, 403, 413, 415, 429, 503, say=_SAY)
 
 
 def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -69,10 +66,6 @@ def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
             },
         }
     }
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 def _container(request: Request) -> Container:
@@ -133,7 +126,7 @@ async def _single(request: Request, kind: str) -> Response:
         await _submit(request, principal.workspace_id, [], [dead_letter_for(raw, exc)])
         raise
     receipt = await _submit(request, principal.workspace_id, [event], [])
-    return _json(_ingest_body(receipt, []))
+    return json_response(_ingest_body(receipt, []))
 
 
 def _single_route(kind: str) -> None:
@@ -235,8 +228,8 @@ async def _batch(request: Request, query_key: str | None = None) -> Response:
             "message": first["message"],
             "field": first["field"],
         }
-        return _json(body, 400)
-    return _json(body)
+        return json_response(body, 400)
+    return json_response(body)
 
 
 def _batch_sent_at(raw: dict[str, Any]) -> int | None:
@@ -318,7 +311,7 @@ async def consent(request: Request) -> Response:
     receipt = await _submit(request, principal.workspace_id, [event], [])
     ref = f"user_id:{event.user_id}" if event.user_id else f"anonymous_id:{event.anonymous_id}"
     state = await run_in_threadpool(container.profiles.consent, principal.workspace_id, ref)
-    return _json(
+    return json_response(
         {
             "success": True,
             "accepted": receipt.accepted,

@@ -10,42 +10,35 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from unico.collect.models import ErrorResponse
 from unico.container import Container
 from unico.core.errors import InvalidInput
 from unico.decide.request import parse_request
 from unico.web.admin import Auth, Deps
 from unico.web.auth import header_write_principal, write_principal
 from unico.web.body import read_json
+from unico.web.responses import error_responses, json_response
+
+#: What this router's errors mean, where the admin API's words do not say it.
+_SAY = {
+    401: "Missing or unknown key",
+    403: "Wrong kind of key",
+    404: "Unknown placement, decision or item",
+    409: "The placement exists",
+    422: "A placement names items the catalog does not have",
+}
 
 router = APIRouter(
     tags=["decide"],
-    responses={
-        status: {"model": ErrorResponse, "description": text}
-        for status, text in (
-            (400, "Bad request"),
-            (401, "Missing or unknown key"),
-            (403, "Wrong kind of key"),
-            (404, "Unknown placement, decision or item"),
-            (409, "The placement exists"),
-            (413, "Body too large"),
-            (422, "A placement names items the catalog does not have"),
-        )
-    },
+    responses=error_responses(400, 401, 403, 404, 409, 413, 422, say=_SAY),
 )
 
 PlacementName = Annotated[str, Path(min_length=1, max_length=64, description="Placement name.")]
 DecisionId = Annotated[str, Path(min_length=1, max_length=64, description="A decision id.")]
 MAX_ADMIN_BODY = 256 * 1024
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
 @router.post(
@@ -72,7 +65,7 @@ async def decide(request: Request) -> Response:
             raise InvalidInput("writeKey must be a string", field="writeKey")
         principal = write_principal(request, container.workspaces, key)
     parsed = parse_request(raw, container.settings.decide_max_placements)
-    return _json(container.decisions.decide(principal.workspace_id, parsed))
+    return json_response(container.decisions.decide(principal.workspace_id, parsed))
 
 
 @router.get("/v1/placements", summary="Every placement")
@@ -87,7 +80,7 @@ async def create_placement(request: Request, who: Auth, c: Deps) -> Response:
     ``epsilon``, ``description``."""
     raw = await read_json(request, MAX_ADMIN_BODY)
     created = await run_in_threadpool(c.placements.create, who.workspace_id, raw)
-    return _json(created, 201)
+    return json_response(created, 201)
 
 
 @router.get("/v1/placements/{name}", summary="One placement")
@@ -99,14 +92,14 @@ def get_placement(name: PlacementName, who: Auth, c: Deps) -> dict[str, Any]:
 async def put_placement(name: PlacementName, request: Request, who: Auth, c: Deps) -> Response:
     raw = await read_json(request, MAX_ADMIN_BODY)
     saved = await run_in_threadpool(c.placements.replace, who.workspace_id, name, raw)
-    return _json(saved)
+    return json_response(saved)
 
 
 @router.patch("/v1/placements/{name}", summary="Change some fields of a placement")
 async def patch_placement(name: PlacementName, request: Request, who: Auth, c: Deps) -> Response:
     raw = await read_json(request, MAX_ADMIN_BODY)
     saved = await run_in_threadpool(c.placements.update, who.workspace_id, name, raw)
-    return _json(saved)
+    return json_response(saved)
 
 
 @router.delete("/v1/placements/{name}", summary="Delete a placement")
@@ -118,7 +111,7 @@ def delete_placement(name: PlacementName, who: Auth, c: Deps) -> dict[str, Any]:
 @router.post("/v1/models/train", summary="Train this workspace's models now", status_code=202)
 def train_models(who: Auth, c: Deps) -> Response:
     """Queues a training run (202) and answers with the models' status."""
-    return _json(c.models.request_training(who.workspace_id), 202)
+    return json_response(c.models.request_training(who.workspace_id), 202)
 
 
 @router.get("/v1/models", summary="This workspace's models")

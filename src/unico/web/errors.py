@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
@@ -12,6 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from unico.core.errors import UnicoError
+from unico.core.spec import field_path
+from unico.web.responses import json_response
 
 log = logging.getLogger("unico.web")
 
@@ -30,16 +31,16 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    body = orjson.dumps({"error": {"code": code, "message": message, "field": field}})
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    return json_response(
+        {"error": {"code": code, "message": message, "field": field}}, status, headers
+    )
 
 
 def unico_error(exc: UnicoError) -> Response:
     headers = {"Retry-After": "1"} if exc.status in (429, 503) else None
     if exc.status == 401:
         headers = {"WWW-Authenticate": 'Basic realm="unico"'}
-    body = orjson.dumps(exc.to_dict())
-    return Response(body, exc.status, media_type="application/json", headers=headers)
+    return json_response(exc.to_dict(), exc.status, headers)
 
 
 def store_unavailable(exc: OperationalError) -> Response:
@@ -76,8 +77,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        return error_response(422, "invalid_input", str(first.get("msg")), ".".join(loc) or None)
+        loc = [p for p in first.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        return error_response(422, "invalid_input", str(first.get("msg")), field_path(loc))
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> Response:

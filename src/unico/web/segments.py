@@ -13,25 +13,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from unico.collect.models import ErrorResponse
-from unico.core.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from unico.core.errors import InvalidInput, UnsupportedMediaType
 from unico.web.admin import Auth, Deps, ProfileRef
+from unico.web.body import read_body
+from unico.web.responses import error_responses
+
+#: What this router's errors mean, where the admin API's words do not say it.
+_SAY = {
+    404: "No such segment or profile",
+    409: "Name taken, or other segments depend on this one",
+    413: "List upload too large",
+    415: "A list upload that is not text/csv",
+    422: "Invalid condition (syntax errors carry line and column)",
+}
 
 router = APIRouter(
     tags=["segments"],
-    responses={
-        status: {"model": ErrorResponse, "description": text}
-        for status, text in (
-            (400, "Bad request"),
-            (401, "Missing or unknown secret key"),
-            (403, "A write key was sent"),
-            (404, "No such segment or profile"),
-            (409, "Name taken, or other segments depend on this one"),
-            (413, "List upload too large"),
-            (415, "A list upload that is not text/csv"),
-            (422, "Invalid condition (syntax errors carry line and column)"),
-        )
-    },
+    responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, say=_SAY),
 )
 
 SegmentRef = Annotated[
@@ -156,12 +154,7 @@ async def upload_members(segment: SegmentRef, request: Request, who: Auth, c: De
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("text/csv", "text/plain"):
         raise UnsupportedMediaType("send the list as text/csv", field="content-type")
-    limit = c.settings.segment_upload_max_bytes
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise PayloadTooLarge(f"a list upload is at most {limit} bytes", field="body")
+    body = await read_body(request, c.settings.segment_upload_max_bytes)
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:

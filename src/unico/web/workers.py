@@ -53,7 +53,7 @@ def serve_workers(
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    from unico.container import Container
+    from unico.container import Container, build_writer
 
     if settings.auto_migrate:
         container = Container.build(settings)
@@ -68,7 +68,7 @@ def serve_workers(
         }
         writer = None
         if settings.is_sqlite:
-            writer = WriterProcess(quiet.model_dump_json(), shared=True)
+            writer = WriterProcess(build_writer, quiet.model_dump_json(), shared=True)
             writer.start()
             writer.supervise()
             env["UNICO_WRITER_SOCKET"] = writer.socket

@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from unico.core.clock import Clock
 from unico.core.errors import InvalidInput, NotFound
 from unico.core.ids import new_id, new_key
-from unico.store.engine import Store
-from unico.store.schema import api_key, workspace
+from unico.db.engine import Store
+from unico.db.schema import api_key, workspace
 from unico.workspaces.model import (
     KEY_PREFIX,
     CreatedWorkspace,

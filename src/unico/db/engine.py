@@ -23,6 +23,8 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import QueuePool
 
+from unico.core.worker import Worker
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 log = logging.getLogger("unico.store")
 
@@ -144,32 +146,32 @@ class Checkpointer:
     def __init__(self, engine: Engine, interval: float) -> None:
         self.engine = engine
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="unico-checkpoint", daemon=True)
+        # A busy or unreachable database: the next round tries again. One more
+        # checkpoint on the way out leaves a short WAL behind.
+        self._worker = Worker(
+            "unico-checkpoint",
+            self._checkpoint,
+            interval=interval,
+            run_last=True,
+            logger=log,
+            failure="WAL checkpoint failed",
+            level=logging.WARNING,
+        )
 
     def start(self) -> None:
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._checkpoint()
-        self._checkpoint()
+        self._worker.stop()
 
     def _checkpoint(self) -> None:
+        raw = self.engine.raw_connection()
         try:
-            raw = self.engine.raw_connection()
-            try:
-                cursor = raw.cursor()
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                cursor.close()
-            finally:
-                raw.close()
-        except Exception:  # a busy or unreachable database: the next round tries again
-            log.warning("WAL checkpoint failed", exc_info=True)
+            cursor = raw.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            cursor.close()
+        finally:
+            raw.close()
 
 
 class Store:

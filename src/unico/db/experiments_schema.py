@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table
 
-from unico.store.schema import Id, Json, metadata
+from unico.db.schema import Id, Json, metadata
 
 __all__ = ["metadata"]
 

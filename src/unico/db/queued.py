@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from unico.store.engine import Store
+from unico.core.worker import Worker
+from unico.db.engine import Store
 
 log = logging.getLogger("unico.store")
 
@@ -41,8 +42,13 @@ class QueuedWriter:
         # deque appends and pops are atomic: the request path takes no lock.
         self._pending: deque[dict[str, Any]] = deque()
         self._write_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(
+            self.thread_name,
+            self._write_pending,
+            interval=interval,
+            logger=log,
+            failure="writing queued rows failed; retrying",
+        )
         #: (workspace, "profile_id"/"anonymous_id"/"user_id", value) of erased people.
         self._erased: dict[tuple[str, str, str], None] = {}
 
@@ -96,21 +102,13 @@ class QueuedWriter:
         return written
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._worker.stop()
         self.flush()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            if self._pending:
-                try:
-                    self.flush()
-                except Exception:  # the store is busy or down: keep the rows, retry soon
-                    log.exception("%s: writing queued rows failed; retrying", self.thread_name)
+    def _write_pending(self) -> None:
+        # A failing write keeps its rows queued (`flush`): the worker retries next round.
+        if self._pending:
+            self.flush()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Index, String, Table, Text
 
-from unico.store.schema import Id, Json, metadata
+from unico.db.schema import Id, Json, metadata
 
 __all__ = [
     "metadata",

@@ -11,8 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from unico.catalog.importer import ImportReport
+from unico.commands.opening import open_container
 from unico.container import Container
-from unico.core.cli_options import AsJson, Database, open_container, print_json
+from unico.core.cli_options import AsJson, Database, print_json
 from unico.core.errors import UnicoError
 
 catalog_app = typer.Typer(help="The catalog: items, offers, content.", no_args_is_help=True)

@@ -17,7 +17,7 @@ from sqlalchemy import (
     text,
 )
 
-from unico.store.schema import Id, Json, Serial, metadata
+from unico.db.schema import Id, Json, Serial, metadata
 
 __all__ = ["metadata"]
 

@@ -1,5 +1,5 @@
 """The decision log's person indexes become partial: a known person's rows by profile, the
-request's ids only for rows without one (see `unico.store.decide_schema.decision`).
+request's ids only for rows without one (see `unico.db.decide_schema.decision`).
 
 Revision ID: 0005
 Revises: 0004

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from unico.core.cli_options import AsJson, Database, open_container, print_json
+from unico.commands.opening import open_container
+from unico.core.cli_options import AsJson, Database, print_json
 from unico.core.errors import UnicoError
 
 placements_app = typer.Typer(help="Placements: named slots and their rules.", no_args_is_help=True)

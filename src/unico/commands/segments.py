@@ -14,8 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
+from unico.commands.opening import open_container
 from unico.container import Container
-from unico.core.cli_options import AsJson, Database, open_container, print_json, shown_url
+from unico.core.cli_options import AsJson, Database, print_json, shown_url
 from unico.core.errors import UnicoError
 from unico.segments.recompute import POSTGRES_WORKERS
 

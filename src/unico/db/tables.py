@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from unico.store import decide_schema, experiments_schema, segments_schema
-from unico.store.schema import metadata
+from unico.db import decide_schema, experiments_schema, segments_schema
+from unico.db.schema import metadata
 
 __all__ = ["decide_schema", "experiments_schema", "metadata", "segments_schema"]

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection
 
-from unico.store.engine import DbapiSource
+from unico.db.engine import DbapiSource
 
 #: Rows per multi-row statement: under SQLite's 32,766 bound-parameter limit.
 ROWS_PER_STATEMENT = 1000

@@ -13,9 +13,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
+from unico.commands.opening import open_container
 from unico.container import Container
-from unico.core.cli_options import AsJson, Database, open_container, print_json
+from unico.core.cli_options import AsJson, Database, print_json
 from unico.core.errors import UnicoError
+from unico.experiments.cli import experiments_app
 
 console = Console(soft_wrap=True)
 ExperimentId = Annotated[
@@ -150,3 +152,9 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "stop": stop,
     "results": results,
 }
+
+
+__all__ = ["experiments_app", "register"]
+
+# The admin commands join the pure ``unico experiments`` group here, above the container.
+register(experiments_app)
