@@ -49,7 +49,7 @@ from unico.core.ids import new_id
 from unico.core.settings import load_settings
 from unico.db.schema import event
 from unico.segments.recompute import POSTGRES_WORKERS
-from unico.store.segments import SegmentRow
+from unico.segments.store import SegmentRow
 
 T0 = 1_768_471_200_000
 DAY = 86_400_000

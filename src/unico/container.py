@@ -1,41 +1,48 @@
-"""The container: settings, clock, store and services, built once and passed down."""
+"""The composition root: settings, clock, store and every context's module, built once in
+the order of the flow and passed down. It owns start and stop; nothing below imports it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from unico.catalog.interactions import InteractionListener, InteractionStore
-from unico.catalog.persons import InteractionData
+from unico.catalog import module as catalog_module
+from unico.catalog.interactions import InteractionStore
 from unico.catalog.service import CatalogService
 from unico.collect.ingest import Ingestor
 from unico.collect.pipeline import IngestPipeline
 from unico.collect.remote import RemoteIngestor
+from unico.collect.service import CollectService
 from unico.collect.validation import Limits
 from unico.core.clock import Clock, SystemClock
+from unico.core.module import ContextModule, start_all, stop_all
 from unico.core.settings import Settings
 from unico.db.engine import Store
+from unico.decide import module as decide_module
 from unico.decide.models import ModelRegistry
 from unico.decide.placements import PlacementService
 from unico.decide.service import DecisionService
-from unico.decide.wiring import wire_decisions
+from unico.experiments import module as experiments_module
 from unico.experiments.service import ExperimentService
-from unico.experiments.wiring import wire_experiments
 from unico.profiles.cache import ProfileCache
 from unico.profiles.service import ProfileService
 from unico.profiles.updater import ProfileUpdater
+from unico.segments import module as segments_module
 from unico.segments.service import SegmentService
 from unico.segments.sweeper import Sweeper
-from unico.segments.wiring import wire_segments
 from unico.store.catalog import SqlCatalogStore
+from unico.store.decide import SqlDecideStore
 from unico.store.events import SqlEventStore
+from unico.store.experiments import SqlExperimentStore
 from unico.store.profiles import SqlProfileStore
+from unico.store.segments import SqlSegmentStore
 from unico.workspaces.service import WorkspaceService
 
 
 @dataclass
 class Container:
-    """Everything a running Unico needs. No globals: the web app and CLI receive one of these."""
+    """Everything a running Unico needs. No globals: the web app and CLI receive one of these.
+    The service fields are shortcuts into ``modules`` for the entry layers and the tests."""
 
     settings: Settings
     clock: Clock
@@ -47,33 +54,39 @@ class Container:
     limits: Limits
     #: The ingest pipeline of this process's writer thread (None with a writer process:
     #: that process builds its own container, listeners included).
-    pipeline: IngestPipeline | None = None
-    # -- decide context fields (catalog, recommend, decide) --
+    pipeline: IngestPipeline | None
+    #: The tracking API's rules: messages and batches into submissions, consent requests.
+    collect: CollectService
     #: Items and cached catalog snapshots.
-    catalog: CatalogService = field(init=False)
+    catalog: CatalogService
     #: Item interactions (views, clicks, carts, purchases) for recommenders and decisions.
-    interactions: InteractionStore = field(init=False)
+    interactions: InteractionStore
     #: Placements (named slots with strategy, rules, default) of each workspace.
-    placements: PlacementService = field(init=False)
+    placements: PlacementService
     #: Fitted recommenders per workspace, trained and tailed in the background.
-    models: ModelRegistry = field(init=False)
+    models: ModelRegistry
     #: ``/v1/decide``: decisions, their log and outcomes.
-    decisions: DecisionService = field(init=False)
-    # -- segments context fields --
+    decisions: DecisionService
     #: Segments: definitions, memberships (``is_member``, ``memberships``), static lists.
-    segments: SegmentService = field(init=False)
+    segments: SegmentService
     #: Re-evaluates people when a window expires or a relative date passes.
-    segment_sweeper: Sweeper = field(init=False)
-    # -- experiments context fields --
+    segment_sweeper: Sweeper
     #: Experiments: definitions, assignment in decisions, exposures, results, bandits.
-    experiments: ExperimentService = field(init=False)
+    experiments: ExperimentService
+    #: Every context's module in the order of the flow: their workers start in this order
+    #: and stop in reverse; the entry layers look up their routers and commands by name.
+    modules: tuple[ContextModule, ...]
+    #: Whether this process runs the jobs one process does for all (segment sweeper, bandit
+    #: allocation); of several serving processes only one does (see web/factory.py).
+    singletons: bool = True
 
     @classmethod
     def build(
         cls, settings: Settings, clock: Clock | None = None, *, writer_process: bool = False
     ) -> Container:
-        """Wire everything. With ``writer_process`` (SQLite servers), ingest goes to a writer
-        in its own process (see collect/remote.py); otherwise to a writer thread."""
+        """Build every context in the order of the flow. With ``writer_process`` (SQLite
+        servers), ingest goes to a writer in its own process (see collect/remote.py);
+        otherwise to a writer thread."""
         clock = clock or SystemClock()
         store = Store(
             settings.database_url,
@@ -137,50 +150,96 @@ class Container:
             max_string_chars=settings.max_string_chars,
             max_key_chars=settings.max_key_chars,
         )
-        container = cls(
-            settings, clock, store, workspaces, profiles, ingestor, event_store, limits, pipeline
+        collect = CollectService(
+            store,
+            event_store,
+            ingestor,
+            clock,
+            limits,
+            consent_defaults,
+            profiles.consent,
+            max_batch_events=settings.max_batch_events,
         )
-        # -- decide context wiring --
-        catalog_store = SqlCatalogStore(store)
-        container.catalog = CatalogService(store, catalog_store, clock)
-        container.interactions = InteractionStore(store, catalog_store, container.catalog)
-        if pipeline is not None:
-            pipeline.listeners.append(InteractionListener(catalog_store, container.catalog))
-        profiles.persons.register(InteractionData(catalog_store))
-        wire_decisions(container, settings, store, profile_store, pipeline)
-        # -- segments context wiring --
-        wire_segments(container, settings, profile_store, event_store, pipeline, consent_defaults)
-        # -- experiments context wiring --
-        wire_experiments(container, settings, profile_store, event_store)
-        return container
+        collecting = ContextModule("collect", workers=[ingestor])
+        catalog = catalog_module.build(store, SqlCatalogStore(store), clock)
+        # Segments before decide, their sibling: decide reads segment names and memberships.
+        segments = segments_module.build(
+            settings,
+            store,
+            clock,
+            SqlSegmentStore(store),
+            profile_store,
+            event_store,
+            consent_defaults,
+        )
 
-    #: Whether this process runs the jobs one process does for all (segment sweeper, bandit
-    #: allocation); of several serving processes only one does (see web/factory.py).
-    singletons: bool = True
+        def segment_names(workspace_id: str) -> set[str]:
+            return {s["name"] for s in segments.segments.list(workspace_id)}
+
+        decide = decide_module.build(
+            settings,
+            store,
+            clock,
+            SqlDecideStore(store),
+            profile_store,
+            consent_defaults,
+            catalog.catalog,
+            catalog.interactions,
+            segment_names=segment_names,
+            memberships=segments.segments.memberships,
+        )
+        experiments = experiments_module.build(
+            settings,
+            store,
+            clock,
+            SqlExperimentStore(store),
+            profile_store,
+            event_store,
+            catalog.catalog,
+            decide.placements,
+            segment_names=segment_names,
+            memberships=segments.segments.memberships,
+        )
+        # Experiments need decide's placements, so decide gets their variant chooser last.
+        decide.decisions.experiments = experiments.experiments.runtime
+        modules = (collecting, catalog, decide, segments, experiments)
+        for module in modules:
+            if pipeline is not None:
+                pipeline.listeners.extend(module.listeners)
+            if module.person_data is not None:
+                profiles.persons.register(module.person_data)
+        return cls(
+            settings=settings,
+            clock=clock,
+            store=store,
+            workspaces=workspaces,
+            profiles=profiles,
+            ingestor=ingestor,
+            events=event_store,
+            limits=limits,
+            pipeline=pipeline,
+            collect=collect,
+            catalog=catalog.catalog,
+            interactions=catalog.interactions,
+            placements=decide.placements,
+            models=decide.models,
+            decisions=decide.decisions,
+            segments=segments.segments,
+            segment_sweeper=segments.sweeper,
+            experiments=experiments.experiments,
+            modules=modules,
+        )
 
     def start(self) -> None:
-        """Migrate (if enabled) and start the ingest writer."""
+        """Migrate (if enabled), then start every module's workers in the order of the flow
+        (the ingest writer first)."""
         if self.settings.auto_migrate:
             self.store.upgrade()
-        self.ingestor.start()
-        # -- decide context start --
-        self.decisions.log.start()
-        self.models.start()
-        # -- experiments context start --
-        self.experiments.start_background(bandits=self.singletons)
-        # -- segments context start --
-        if self.singletons:
-            self.segment_sweeper.start()
+        start_all(self.modules, singletons=self.singletons)
 
     def stop(self) -> None:
-        # -- experiments context stop --
-        self.experiments.stop_background()
-        # -- decide context stop --
-        self.models.stop()
-        self.decisions.log.stop()
-        # -- segments context stop --
-        self.segment_sweeper.stop()
-        self.ingestor.stop()
+        """Stop the workers in reverse (the ingest writer last), then close the store."""
+        stop_all(self.modules)
         self.store.dispose()
 
 

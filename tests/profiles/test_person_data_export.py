@@ -96,7 +96,8 @@ def test_a_person_in_every_context_is_exported_whole_then_erased_whole(
     with container.store.write() as conn:
         vip = conn.execute(
             select(metadata.tables["segment"].c.segment_id).where(
-                metadata.tables["segment"].c.name == "vip"
+                metadata.tables["segment"].c.workspace_id == ws.id,
+                metadata.tables["segment"].c.name == "vip",
             )
         ).scalar_one()
         container.segments.segments.add_entries(

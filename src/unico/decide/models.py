@@ -162,7 +162,8 @@ class ModelRegistry:
         """The model ``name`` of a workspace, or None (not trained yet, or it failed)."""
         state = self._state.get(workspace_id)
         if state is None:
-            self._ws(workspace_id)  # first sight: the tail starts on it at its next round
+            self._ws(workspace_id)  # first sight: the tail starts on it now
+            self.schedule.wake_tail()
             return None
         return state.fitted.models.get(name)
 

@@ -147,6 +147,13 @@ class Schedule:
         self._requests.put((workspace_id, False))
         self._wake_trainer()
 
+    def wake_tail(self) -> None:
+        """Run the tail's next round now: a workspace seen for the first time learns its
+        history at once instead of at the next period."""
+        workers = self._workers  # one read: `stop` may empty the list meanwhile
+        if len(workers) > 1:
+            workers[1].wake()
+
     def _wake_trainer(self) -> None:
         workers = self._workers  # one read: `stop` may empty the list meanwhile
         if workers:

@@ -25,7 +25,7 @@ from unico.experiments.exposures import ExposureLog
 from unico.experiments.metrics import statistic, variant_stats
 from unico.experiments.model import ExperimentSpec
 from unico.experiments.stats import ThompsonSampling
-from unico.store.experiments import SqlExperimentStore, Sums
+from unico.experiments.store import ExperimentStore, Sums
 
 log = logging.getLogger("unico.experiments")
 
@@ -37,7 +37,7 @@ class BanditAllocator:
     def __init__(
         self,
         store: Store,
-        experiments: SqlExperimentStore,
+        experiments: ExperimentStore,
         clock: Clock,
         exposures: ExposureLog,
         *,

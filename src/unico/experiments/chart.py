@@ -18,7 +18,7 @@ from unico.core.clock import to_iso
 from unico.core.types import EpochMs
 from unico.experiments.metrics import compare_sums, variant_stats
 from unico.experiments.model import ExperimentSpec
-from unico.store.experiments import SqlExperimentStore, Sums
+from unico.experiments.store import ExperimentStore, Sums
 
 DAY = 86_400_000
 MAX_POINTS = 60
@@ -28,7 +28,7 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
 def daily_lift(
-    conn: Connection, store: SqlExperimentStore, row: dict[str, Any], until: EpochMs
+    conn: Connection, store: ExperimentStore, row: dict[str, Any], until: EpochMs
 ) -> list[dict[str, Any]]:
     """The cumulative lift of each variant over the control at the end of each day since
     the start (at most ``MAX_POINTS`` points, evenly spaced)."""

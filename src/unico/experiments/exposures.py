@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from unico.db.engine import Store
 from unico.db.queued import QueuedWriter
-from unico.store.experiments import SqlExperimentStore
+from unico.experiments.store import ExperimentStore
 
 
 class ExposureLog(QueuedWriter):
@@ -25,7 +25,7 @@ class ExposureLog(QueuedWriter):
     thread_name = "unico-exposures"
 
     def __init__(
-        self, store: Store, experiments: SqlExperimentStore, *, interval: float = 0.1
+        self, store: Store, experiments: ExperimentStore, *, interval: float = 0.1
     ) -> None:
         super().__init__(store, interval=interval)
         self.experiments = experiments

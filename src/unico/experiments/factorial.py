@@ -18,7 +18,7 @@ from scipy import special
 
 from unico.experiments.metrics import compare_sums, pooled, statistic
 from unico.experiments.model import ExperimentSpec, MetricSpec
-from unico.store.experiments import Sums
+from unico.experiments.store import Sums
 
 
 def factorial_effects(

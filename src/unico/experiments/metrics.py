@@ -33,7 +33,7 @@ from unico.experiments.stats import (
     sequential_ttest,
     two_sided_ttest,
 )
-from unico.store.experiments import Measure, SqlExperimentStore, Sums
+from unico.experiments.store import ExperimentStore, Measure, Sums
 
 
 def measures_of(metric: MetricSpec) -> list[Measure]:
@@ -61,7 +61,7 @@ def _side(side: MeasureSpec, window: int | None) -> Measure:
 
 def variant_stats(
     conn: Connection,
-    store: SqlExperimentStore,
+    store: ExperimentStore,
     workspace_id: str,
     experiment_id: str,
     metric: MetricSpec,

@@ -26,14 +26,14 @@ from unico.experiments.stats import (
     adjust_p_values,
     srm_check,
 )
+from unico.experiments.store import ExperimentStore, Sums
 from unico.experiments.verdicts import srm_verdict, verdict
-from unico.store.experiments import SqlExperimentStore, Sums
 
 EMPTY = Sums(0, 0.0, 0.0, 0)
 
 
 def experiment_results(
-    conn: Connection, store: SqlExperimentStore, row: dict[str, Any], until: EpochMs
+    conn: Connection, store: ExperimentStore, row: dict[str, Any], until: EpochMs
 ) -> dict[str, Any]:
     """The results of the experiment in ``row`` from exposures and events before ``until``."""
     spec = ExperimentSpec.model_validate(row["spec"])

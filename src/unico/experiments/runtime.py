@@ -27,7 +27,7 @@ from unico.decide.placements import Placement
 from unico.decide.request import DecideRequest
 from unico.experiments.assignment import RunningExperiment, Variant
 from unico.experiments.exposures import ExposureLog
-from unico.store.experiments import SqlExperimentStore
+from unico.experiments.store import ExperimentStore
 
 HOLDOUT = "holdout"
 #: Units remembered per workspace (their variant, or that they are out).
@@ -76,7 +76,7 @@ class ExperimentRuntime:
     def __init__(
         self,
         store: Store,
-        experiments: SqlExperimentStore,
+        experiments: ExperimentStore,
         clock: Clock,
         load: Callable[[Any, str], list[RunningExperiment]],
         memberships: Callable[[str, str], set[str]],

@@ -35,7 +35,7 @@ from unico.experiments.compiled import compile_running, view
 from unico.experiments.model import ExperimentSpec, parse_spec
 from unico.experiments.results import experiment_results
 from unico.experiments.runtime import ExperimentRuntime
-from unico.store.experiments import SqlExperimentStore
+from unico.experiments.store import ExperimentStore
 
 DRAFT, RUNNING, STOPPED = "draft", "running", "stopped"
 #: What may change while an experiment runs.
@@ -50,7 +50,7 @@ class ExperimentService:
     def __init__(
         self,
         store: Store,
-        experiments: SqlExperimentStore,
+        experiments: ExperimentStore,
         clock: Clock,
         *,
         known_placements: Callable[[str], set[str]],

@@ -46,8 +46,8 @@ from unico.segments.catalog import (
     next_change,
 )
 from unico.segments.sql import aggregate_events, compile_condition
+from unico.segments.store import SegmentStore
 from unico.segments.windows import Window
-from unico.store.segments import SqlSegmentStore
 
 #: (step, done, total): what a progress bar shows.
 Progress = Callable[[str, int, int], None]
@@ -68,7 +68,7 @@ def _nothing(_step: str, _done: int, _total: int) -> None:
 class Backfill:
     """Batch membership for one workspace."""
 
-    def __init__(self, segments: SqlSegmentStore, *, max_points: int) -> None:
+    def __init__(self, segments: SegmentStore, *, max_points: int) -> None:
         self.segments = segments
         self.max_points = max_points
 

@@ -17,8 +17,8 @@ from unico.segments.evaluate import MISSING, PROFILE_TIMES, walk
 from unico.segments.parser import parse
 from unico.segments.program import Program, compile_program
 from unico.segments.semantics import date_ms
+from unico.segments.store import SegmentRow
 from unico.segments.windows import DEFAULT_MAX_POINTS, Window, aggregate_key
-from unico.store.segments import SegmentRow
 
 log = logging.getLogger("unico.segments")
 _UNREAD = object()

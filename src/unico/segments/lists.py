@@ -28,7 +28,7 @@ from unico.profiles.identity import normalize_kind, normalize_value, parse_kind_
 from unico.profiles.store import ProfileState, ProfileStore
 from unico.segments.catalog import STATIC, CompiledSegment
 from unico.segments.realtime import SegmentEngine, Trigger
-from unico.store.segments import SqlSegmentStore
+from unico.segments.store import SegmentStore
 
 PROFILE_ID = "profile_id"
 MAX_REJECTED = 100
@@ -116,7 +116,7 @@ class ListService:
     def __init__(
         self,
         store: Store,
-        segments: SqlSegmentStore,
+        segments: SegmentStore,
         engine: SegmentEngine,
         profiles: ProfileStore,
         clock: Clock,

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from unico.core.clock import to_iso
 from unico.core.types import JSON, ProfileId, WorkspaceId
 from unico.profiles.store import ProfileStore
-from unico.store.segments import SqlSegmentStore
+from unico.segments.store import SegmentStore
 
 #: The columns holding an epoch-ms time, shown as ISO 8601.
 TIMES = ("since", "next_check_at", "added_at")
@@ -28,7 +28,7 @@ class SegmentData:
     name = "segments"
     tables = ("segment_membership", "segment_window", "segment_schedule", "segment_list_entry")
 
-    def __init__(self, segments: SqlSegmentStore, profiles: ProfileStore) -> None:
+    def __init__(self, segments: SegmentStore, profiles: ProfileStore) -> None:
         self.segments = segments
         self.profiles = profiles
 

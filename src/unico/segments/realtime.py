@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from unico.collect.pipeline import ProfiledGroup
+from unico.collect.store import EventStore
 from unico.core.event import Event
 from unico.core.revisions import RevisionCache
 from unico.core.types import EpochMs
@@ -56,9 +57,8 @@ from unico.segments.catalog import (
     window_for,
 )
 from unico.segments.evaluate import event_matches, event_value
+from unico.segments.store import Membership, SegmentStore
 from unico.segments.windows import Window
-from unico.store.events import SqlEventStore
-from unico.store.segments import Membership, SqlSegmentStore
 
 ENTERED = "Segment Entered"
 EXITED = "Segment Exited"
@@ -120,8 +120,8 @@ class SegmentEngine:
 
     def __init__(
         self,
-        segments: SqlSegmentStore,
-        events: SqlEventStore,
+        segments: SegmentStore,
+        events: EventStore,
         consent_defaults: ConsentDefaults,
         *,
         max_points: int = DEFAULT_MAX_POINTS,

@@ -28,8 +28,8 @@ from unico.segments.lists import ListService
 from unico.segments.parser import parse
 from unico.segments.realtime import SegmentEngine
 from unico.segments.recompute import POSTGRES_WORKERS, Rebuild
+from unico.segments.store import SegmentRow, SegmentStore
 from unico.segments.windows import Window, aggregate_key
-from unico.store.segments import SegmentRow, SqlSegmentStore
 
 MAX_PAGE = 1000
 _NAME = re.compile(r"^[^\x00-\x1f\"\\]{1,200}$")
@@ -61,7 +61,7 @@ class SegmentService:
     def __init__(
         self,
         store: Store,
-        segments: SqlSegmentStore,
+        segments: SegmentStore,
         engine: SegmentEngine,
         profiles: ProfileStore,
         clock: Clock,

@@ -18,7 +18,7 @@ from unico.core.worker import Worker
 from unico.db.engine import Store
 from unico.profiles.store import ProfileStore
 from unico.segments.realtime import SegmentEngine, Trigger
-from unico.store.segments import SqlSegmentStore
+from unico.segments.store import SegmentStore
 
 log = logging.getLogger("unico.segments")
 BATCH = 500
@@ -33,7 +33,7 @@ class Sweeper:
     def __init__(
         self,
         store: Store,
-        segments: SqlSegmentStore,
+        segments: SegmentStore,
         engine: SegmentEngine,
         profiles: ProfileStore,
         clock: Clock,

@@ -25,7 +25,7 @@ from unico.db.experiments_schema import (
     experiment_revision,
     exposure,
 )
-from unico.store.experiments_metrics import ExperimentMetrics, Measure, Sums, exposed
+from unico.store.experiments_metrics import ExperimentMetrics, exposed
 
 
 class SqlExperimentStore:
@@ -252,4 +252,4 @@ def _exposed_person(
     return or_(*people)
 
 
-__all__ = ["Measure", "SqlExperimentStore", "Sums"]
+__all__ = ["SqlExperimentStore"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -41,6 +40,7 @@ from unico.core.types import EpochMs
 from unico.db.engine import Store
 from unico.db.experiments_schema import exposure
 from unico.db.schema import event
+from unico.experiments.store import Measure, Sums
 from unico.store.merge_groups import person_groups
 
 #: Exposed profile (``unit``) -> each profile of its person (``member``), while a query runs.
@@ -50,33 +50,6 @@ _CREATE_UNIT_MEMBER = (
     " (unit TEXT NOT NULL, member TEXT NOT NULL, PRIMARY KEY (unit, member))"
 )
 _ON_COMMIT = " ON COMMIT DROP"
-
-
-@dataclass(frozen=True)
-class Measure:
-    """What one per-unit value is: did ``event`` happen (``conversion``), how many times
-    (``count``), or the total of its numeric ``property`` (``sum``), counting only events
-    after the exposure (and within ``window_ms`` of it); with ``before_ms``, the events of
-    that long before the exposure instead (a CUPED covariate)."""
-
-    event: str
-    kind: str
-    property: str | None = None
-    window_ms: int | None = None
-    before_ms: int | None = None
-
-
-@dataclass(frozen=True)
-class Sums:
-    """One variant's per-unit sums for one or two measures (the second for ratios)."""
-
-    n: int
-    sum: float
-    sum_squares: float
-    positive: int
-    sum2: float = 0.0
-    sum_squares2: float = 0.0
-    sum_products: float = 0.0
 
 
 def exposed(workspace_id: str, experiment_id: str, until: EpochMs) -> list[ColumnElement[bool]]:

@@ -154,20 +154,11 @@ def dead_letters(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[int | None, Query(ge=0, le=2**62)] = None,
 ) -> dict[str, Any]:
-    with c.store.read() as conn:
-        rows = c.events.dead_letters(conn, who.workspace_id, limit=limit, before=before)
-    for row in rows:
-        row["received_at"] = to_iso(row["received_at"])
-    return {"dead_letters": rows, "next_before": rows[-1]["id"] if len(rows) == limit else None}
+    return c.collect.dead_letters(who.workspace_id, limit=limit, before=before)
 
 
 @router.get("/v1/stats/events", summary="Daily event counts (profiled and anonymous)")
 def event_stats(
     who: Auth, c: Deps, days: Annotated[int, Query(ge=1, le=3650)] = 30
 ) -> dict[str, Any]:
-    since = c.clock.now_ms() // 86_400_000 - days + 1
-    with c.store.read() as conn:
-        rows = c.events.aggregates(conn, who.workspace_id, since_day=since)
-    for row in rows:
-        row["day"] = (to_iso(row["day"] * 86_400_000) or "")[:10]
-    return {"days": rows}
+    return c.collect.event_counts(who.workspace_id, days=days)

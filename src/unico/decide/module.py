@@ -1,11 +1,14 @@
-"""Building the decide context's services into the container (called by `Container.build`)."""
+"""The decide context, built: placements, models, decisions, their log and outcomes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
-from unico.collect.pipeline import IngestPipeline
+from unico.catalog.interactions import InteractionStore
+from unico.catalog.service import CatalogService
+from unico.core.clock import Clock
+from unico.core.module import ContextModule
 from unico.core.settings import Settings
 from unico.db.engine import Store
 from unico.decide.log import DecisionLog
@@ -18,23 +21,35 @@ from unico.decide.recommenders import MODEL_OF, default_factories
 from unico.decide.schedule import Triggers
 from unico.decide.service import DecisionService
 from unico.decide.shelf import ModelShelf
+from unico.decide.store import DecideStore
 from unico.profiles.store import ProfileStore
-from unico.store.decide import SqlDecideStore
-
-if TYPE_CHECKING:
-    from unico.container import Container
 
 
-def wire_decisions(
-    container: Container,
+@dataclass(kw_only=True)
+class DecideModule(ContextModule):
+    #: Placements (named slots with strategy, rules, default) of each workspace.
+    placements: PlacementService
+    #: Fitted recommenders per workspace, trained and tailed in the background.
+    models: ModelRegistry
+    #: ``/v1/decide``: decisions, their log and outcomes.
+    decisions: DecisionService
+
+
+def build(
     settings: Settings,
     store: Store,
+    clock: Clock,
+    decide_store: DecideStore,
     profile_store: ProfileStore,
-    pipeline: IngestPipeline | None,
-) -> None:
-    """Placements, models, decisions; the outcome listener and the decisions' eraser."""
-    decide_store = SqlDecideStore(store)
-    catalog = container.catalog
+    consent_defaults: Callable[[str], Mapping[str, bool]],
+    catalog: CatalogService,
+    interactions: InteractionStore,
+    *,
+    segment_names: Callable[[str], set[str]],
+    memberships: Callable[[str, str], set[str]],
+) -> DecideModule:
+    """Placements, models, decisions; the outcome listener and the decisions' person data.
+    ``segment_names`` and ``memberships`` are what decide reads of segments."""
 
     def known_items(workspace_id: str, ids: Iterable[str]) -> set[str]:
         items = catalog.snapshot(workspace_id).items
@@ -43,10 +58,9 @@ def wire_decisions(
     placements = PlacementService(
         store,
         decide_store,
-        container.clock,
+        clock,
         known_items,
-        # The segments context is wired after this one: look it up when a placement is saved.
-        known_segments=lambda ws: {s["name"] for s in container.segments.list(ws)},
+        known_segments=segment_names,
         cache_seconds=settings.decide_placement_cache_seconds,
         default_epsilon=settings.decide_epsilon,
     )
@@ -63,8 +77,8 @@ def wire_decisions(
             return decide_store.placement_workspaces(conn)
 
     models = ModelRegistry(
-        container.interactions,
-        container.clock,
+        interactions,
+        clock,
         default_factories(settings.decide_trending_half_life_days),
         needed=needed,
         workspaces=workspaces,
@@ -80,28 +94,28 @@ def wire_decisions(
         shelf=ModelShelf(settings.models_dir) if settings.models_dir else None,
     )
     people = People(
-        store,
-        profile_store,
-        lambda ws: container.workspaces.get(ws).settings.consent_defaults,
-        container.interactions.recent_in,
-        settings.decide_history,
+        store, profile_store, consent_defaults, interactions.recent_in, settings.decide_history
     )
-    container.placements = placements
-    container.models = models
-    container.decisions = DecisionService(
+    log = DecisionLog(store, decide_store)
+    decisions = DecisionService(
         store,
         decide_store,
         placements,
         models,
         people,
         catalog.snapshot,
-        DecisionLog(store, decide_store),
-        container.clock,
+        log,
+        clock,
         seed=settings.decide_seed,
-        # Wired after this context: looked up on use.
-        memberships=lambda ws, pid: container.segments.memberships(ws, pid),
+        memberships=memberships,
     )
-    if pipeline is not None:
-        pipeline.listeners.append(OutcomeListener(decide_store))
-    persons = DecisionData(decide_store, profile_store, container.decisions.log)
-    container.profiles.persons.register(persons)
+    return DecideModule(
+        "decide",
+        listeners=[OutcomeListener(decide_store)],
+        # The log before the models, as the container always started them.
+        workers=[log, models],
+        person_data=DecisionData(decide_store, profile_store, log),
+        placements=placements,
+        models=models,
+        decisions=decisions,
+    )
