@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from unico.core.event import Event
 from unico.core.types import EpochMs
+from unico.profiles.events import PersonEvents
 
 
 @dataclass(slots=True)
@@ -28,8 +29,9 @@ class DeadLetter:
 AggregateKey = tuple[int, str, str, bool]
 
 
-class EventStore(Protocol):
-    """The event log, message de-duplication, anonymous aggregates and dead letters."""
+class EventStore(PersonEvents, Protocol):
+    """The event log, message de-duplication, anonymous aggregates and dead letters; what
+    profiles reads and erases of it (`PersonEvents`) is declared there."""
 
     def claim(
         self, conn: Connection, workspace_id: str, message_ids: list[str], now: EpochMs
@@ -48,29 +50,6 @@ class EventStore(Protocol):
     def insert_dead_letters(
         self, conn: Connection, workspace_id: str, letters: list[DeadLetter], now: EpochMs
     ) -> None: ...
-
-    def events_of(
-        self, conn: Connection, workspace_id: str, profile_ids: list[str], *, limit: int | None
-    ) -> list[dict[str, Any]]: ...
-
-    def erase(
-        self,
-        conn: Connection,
-        workspace_id: str,
-        profile_ids: list[str],
-        anonymous_ids: list[str],
-        user_ids: list[str],
-    ) -> dict[str, int]: ...
-
-    def export_person(
-        self,
-        conn: Connection,
-        workspace_id: str,
-        profile_ids: list[str],
-        anonymous_ids: list[str],
-        user_ids: list[str],
-    ) -> dict[str, list[dict[str, Any]]]:
-        """What `erase` deletes, per table: ``event`` and ``dead_letter`` rows."""
 
     def dead_letters(
         self, conn: Connection, workspace_id: str, *, limit: int, before: int | None

@@ -11,6 +11,7 @@ from unico.core.clock import to_iso
 from unico.core.types import JSON, ProfileId, WorkspaceId
 from unico.decide.log import DecisionLog
 from unico.decide.store import DecideStore
+from unico.profiles.persons import anonymous_and_user_ids
 from unico.profiles.store import ProfileStore
 
 
@@ -32,23 +33,10 @@ class DecisionData:
         """The decision log queues rows in memory: write them so the export sees them."""
         self.decision_log.flush()
 
-    def _named(
-        self, conn: Connection, workspace_id: str, profile_ids: Sequence[str]
-    ) -> tuple[list[str], list[str]]:
-        anonymous: list[str] = []
-        users: list[str] = []
-        for pid in profile_ids:
-            for identity in self.profiles.identities_of(conn, workspace_id, pid):
-                if identity["kind"] == "anonymous_id":
-                    anonymous.append(identity["value"])
-                elif identity["kind"] == "user_id":
-                    users.append(identity["value"])
-        return anonymous, users
-
     def export(
         self, conn: Connection, workspace_id: WorkspaceId, profile_ids: Sequence[ProfileId]
     ) -> dict[str, list[JSON]]:
-        anonymous, users = self._named(conn, workspace_id, profile_ids)
+        anonymous, users = anonymous_and_user_ids(self.profiles, conn, workspace_id, profile_ids)
         rows = self.decide_store.export_person(conn, workspace_id, profile_ids, anonymous, users)
         return {
             table: [{**r, "at": to_iso(r["at"])} for r in found] for table, found in rows.items()
@@ -57,7 +45,7 @@ class DecisionData:
     def erase(
         self, conn: Connection, workspace_id: WorkspaceId, profile_ids: Sequence[ProfileId]
     ) -> dict[str, int]:
-        anonymous, users = self._named(conn, workspace_id, profile_ids)
+        anonymous, users = anonymous_and_user_ids(self.profiles, conn, workspace_id, profile_ids)
         people: list[tuple[str, str]] = [("profile_id", p) for p in profile_ids]
         people += [("anonymous_id", a) for a in anonymous] + [("user_id", u) for u in users]
         self.decision_log.forget(workspace_id, people)

@@ -22,6 +22,22 @@ def event_view(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "timestamp": to_iso(row["timestamp"]), "received_at": to_iso(row["received_at"])}
 
 
+def anonymous_and_user_ids(
+    profiles: ProfileStore, conn: Connection, workspace_id: str, profile_ids: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The anonymous and user ids of these profiles: what the event log, dead letters and the
+    decision log name people by, besides their profile ids."""
+    anonymous: list[str] = []
+    users: list[str] = []
+    for pid in profile_ids:
+        for i in profiles.identities_of(conn, workspace_id, pid):
+            if i["kind"] == "anonymous_id":
+                anonymous.append(i["value"])
+            elif i["kind"] == "user_id":
+                users.append(i["value"])
+    return anonymous, users
+
+
 class ProfilesData:
     """`unico.core.persons.PersonData` of the profiles context. ``erase`` deletes the
     identities, so the profiles service calls it after every other context; it keeps a
@@ -42,27 +58,13 @@ class ProfilesData:
     def flush(self) -> None:
         """Nothing queued: events and profiles are written in the ingest transaction."""
 
-    def _named(
-        self, conn: Connection, workspace_id: str, profile_ids: Sequence[str]
-    ) -> tuple[list[str], list[str]]:
-        """The anonymous and user ids of these profiles: what dead letters name people by."""
-        anonymous: list[str] = []
-        users: list[str] = []
-        for pid in profile_ids:
-            for i in self.profiles.identities_of(conn, workspace_id, pid):
-                if i["kind"] == "anonymous_id":
-                    anonymous.append(i["value"])
-                elif i["kind"] == "user_id":
-                    users.append(i["value"])
-        return anonymous, users
-
     def export(
         self, conn: Connection, workspace_id: WorkspaceId, profile_ids: Sequence[ProfileId]
     ) -> dict[str, list[JSON]]:
         pid = profile_ids[0]
         state = self.profiles.load_profiles(conn, workspace_id, [pid], lock=False)[pid]
         history = self.profiles.history(conn, workspace_id, pid)
-        anonymous, users = self._named(conn, workspace_id, profile_ids)
+        anonymous, users = anonymous_and_user_ids(self.profiles, conn, workspace_id, profile_ids)
         logged = self.events.export_person(conn, workspace_id, list(profile_ids), anonymous, users)
         view = self.view(state, workspace_id)
         view["trait_times"] = {k: to_iso(v) for k, v in state.trait_times.items()}
@@ -84,7 +86,7 @@ class ProfilesData:
         self, conn: Connection, workspace_id: WorkspaceId, profile_ids: Sequence[ProfileId]
     ) -> dict[str, int]:
         ids: list[str] = list(profile_ids)
-        anonymous, users = self._named(conn, workspace_id, ids)
+        anonymous, users = anonymous_and_user_ids(self.profiles, conn, workspace_id, ids)
         counts = self.events.erase(conn, workspace_id, ids, anonymous, users)
         counts.update(self.profiles.erase(conn, workspace_id, ids, self.clock.now_ms()))
         return counts
